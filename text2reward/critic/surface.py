@@ -1,0 +1,77 @@
+"""The vetted surface handed to reward programs: a numpy without I/O, and safe builtins.
+
+Real numpy is an escape (``np.save``, ``np.load``, ``np.fromfile``, ``np.ctypeslib``, ...),
+so programs get a module object that carries only the pure array functions listed here.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import types
+
+import numpy as np
+
+NUMPY_FUNCTIONS = frozenset(
+    """
+    abs absolute add all allclose amax amin any arange arccos arccosh arcsin arcsinh arctan
+    arctan2 arctanh argmax argmin around array asarray atleast_1d average broadcast_to ceil
+    clip concatenate copysign cos cosh cross cumprod cumsum deg2rad degrees diff divide dot
+    einsum empty_like equal exp exp2 expm1 eye floor floor_divide fmax fmin full full_like
+    greater greater_equal heaviside hypot inner isclose isfinite isinf isnan linspace log
+    log10 log1p log2 logaddexp logical_and logical_not logical_or logical_xor matmul maximum
+    mean median minimum mod multiply nan_to_num nanmax nanmean nanmin negative not_equal ones
+    ones_like outer power prod rad2deg radians reciprocal remainder round rint sign sin sinh
+    sqrt square squeeze stack std subtract sum take tan tanh tile trace transpose trunc unwrap
+    var vstack hstack where zeros zeros_like expand_dims reshape sort argsort cbrt
+    count_nonzero interp fabs max min ravel isscalar ndim shape size
+    """.split()
+)
+NUMPY_CONSTANTS = frozenset(
+    "pi e inf nan newaxis float32 float64 int32 int64 bool_ ndarray".split()
+)
+LINALG_FUNCTIONS = frozenset("norm det inv".split())
+
+SAFE_BUILTINS = frozenset(
+    """
+    abs all any bool dict divmod enumerate float int isinstance len list map max min pow
+    range reversed round set sorted sum tuple zip filter True False None
+    ValueError ZeroDivisionError ArithmeticError
+    """.split()
+)
+ALLOWED_MODULES = ("numpy", "math")
+
+
+def _namespace(name: str, source: object, names: frozenset[str]) -> types.ModuleType:
+    module = types.ModuleType(name)
+    for attr in sorted(names):
+        if hasattr(source, attr):
+            setattr(module, attr, getattr(source, attr))
+    return module
+
+
+def vetted_numpy() -> types.ModuleType:
+    """A fresh module object exposing only the vetted numpy functions and constants."""
+    module = _namespace("numpy", np, NUMPY_FUNCTIONS | NUMPY_CONSTANTS)
+    module.linalg = _namespace("numpy.linalg", np.linalg, LINALG_FUNCTIONS)
+    return module
+
+
+def vetted_math() -> types.ModuleType:
+    """The math module's pure functions (math has no I/O; a copy keeps the real one untouched)."""
+    names = frozenset(n for n in dir(math) if not n.startswith("_"))
+    return _namespace("math", math, names)
+
+
+def safe_builtins() -> dict[str, object]:
+    """Builtins for program execution, with an importer limited to numpy and math."""
+    table = {name: getattr(builtins, name) for name in SAFE_BUILTINS}
+    modules = {"numpy": vetted_numpy(), "math": vetted_math()}
+
+    def restricted_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if level or name not in modules:
+            raise ImportError(f"reward programs may import only {', '.join(ALLOWED_MODULES)}")
+        return modules[name]
+
+    table["__import__"] = restricted_import
+    return table

@@ -1,0 +1,219 @@
+"""EnvSpec: an env's named features, conventions, tasks, success functions and presets.
+
+Specs live in ``envs/<EnvId>/`` as ``spec.yaml`` (data), ``success.py`` (one ground-truth
+score function per task, never shown to the designer) and ``expert_<task>.py`` (a
+human-written reward program per task).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from text2reward.errors import UnknownEnvError, UsageError
+from text2reward.paths import data_dir
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One named quantity of the state, computed from the raw observation batch."""
+
+    name: str
+    description: str
+    unit: str = ""
+    index: int | tuple[int, int] | None = None  # obs column, or [start, stop) columns
+    expr: str | None = None  # numpy expression of `obs` (trusted: written in the spec)
+
+    def extract(self, obs: np.ndarray) -> np.ndarray:
+        """Return this feature for a batch of flat observations of shape (n, obs_dim)."""
+        if self.expr is not None:
+            return eval(self.expr, {"np": np, "obs": obs})  # noqa: S307 (spec code is ours)
+        if isinstance(self.index, tuple):
+            return obs[:, self.index[0] : self.index[1]]
+        return obs[:, self.index]
+
+
+@dataclass(frozen=True)
+class Family:
+    """A parametrised reward program: weighted components whose weights and params evolve."""
+
+    components: dict[str, dict[str, Any]]  # name -> {expr, weight: [default, low, high]}
+    params: dict[str, list[float]] = field(default_factory=dict)  # name -> [default, low, high]
+    combine: str = "sum"
+
+
+@dataclass(frozen=True)
+class Task:
+    """A behaviour to learn in an env, with a ground-truth score the designer never sees."""
+
+    name: str
+    description: str
+    success_threshold: float
+    success_metric: str  # what the score measures, in words (for reports, not prompts)
+    family: Family | None
+    env_kwargs: dict[str, Any]
+    env_id: str
+    spec_dir: Path
+    training: dict[str, Any] = field(default_factory=dict)  # overrides of the env's preset
+
+    @property
+    def key(self) -> str:
+        return f"{self.env_id}:{self.name}"
+
+    def score_fn(self) -> Callable[[Any], float]:
+        """The task's ground-truth score of one Episode (higher is better)."""
+        module = _load_module(self.spec_dir / "success.py", f"t2r_success_{self.env_id}")
+        fn = getattr(module, self.name.replace("-", "_"), None)
+        if fn is None:
+            raise UsageError(f"{self.spec_dir / 'success.py'} defines no function {self.name!r}")
+        return fn
+
+    @property
+    def expert_path(self) -> Path:
+        return self.spec_dir / f"expert_{self.name}.py"
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """The documented abstraction of one Gymnasium env."""
+
+    env_id: str
+    summary: str
+    action: str
+    features: tuple[Feature, ...]
+    conventions: tuple[str, ...]
+    termination: str
+    training: dict[str, Any]
+    make_kwargs: dict[str, Any]
+    tasks: dict[str, Task]
+    curated: bool = True
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def task(self, text: str) -> Task | None:
+        """Find a task by name or by its description (case and spacing ignored)."""
+        wanted = _normalise(text)
+        for task in self.tasks.values():
+            if wanted in (_normalise(task.name), _normalise(task.description)):
+                return task
+        descriptions = {_normalise(t.description): t for t in self.tasks.values()}
+        close = difflib.get_close_matches(wanted, list(descriptions), n=1, cutoff=0.9)
+        return descriptions[close[0]] if close else None
+
+    def training_preset(self, task: Task | None) -> dict[str, Any]:
+        """The env's training preset with the task's overrides applied."""
+        preset = dict(self.training)
+        preset["hyperparams"] = dict(preset.get("hyperparams", {}))
+        if task is not None:
+            overrides = dict(task.training)
+            preset["hyperparams"].update(overrides.pop("hyperparams", {}))
+            preset.update(overrides)
+        return preset
+
+    def env_kwargs(self, task: Task | None) -> dict[str, Any]:
+        kwargs = dict(self.make_kwargs)
+        if task is not None:
+            kwargs.update(task.env_kwargs)
+        return kwargs
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.lower().replace("_", " ").replace("-", " ").split()).rstrip(".")
+
+
+def _load_module(path: Path, name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _parse_feature(name: str, raw: dict[str, Any]) -> Feature:
+    index = raw.get("index")
+    if isinstance(index, list):
+        index = (int(index[0]), int(index[1]))
+    if index is None and "expr" not in raw:
+        raise UsageError(f"feature {name!r} needs an 'index' or an 'expr'")
+    return Feature(name, raw["description"], raw.get("unit", ""), index, raw.get("expr"))
+
+
+def _parse_spec(path: Path) -> EnvSpec:
+    raw = yaml.safe_load(path.read_text())
+    env_id = raw["id"]
+    tasks = {}
+    for name, t in raw.get("tasks", {}).items():
+        fam = t.get("family")
+        family = Family(fam["components"], fam.get("params", {}), fam.get("combine", "sum")) if fam else None
+        tasks[name] = Task(
+            name=name,
+            description=t["description"],
+            success_threshold=float(t["success"]["threshold"]),
+            success_metric=t["success"]["metric"],
+            family=family,
+            env_kwargs=t.get("env_kwargs", {}),
+            env_id=env_id,
+            spec_dir=path.parent,
+            training=t.get("training", {}),
+        )
+    return EnvSpec(
+        env_id=env_id,
+        summary=raw["summary"].strip(),
+        action=raw["action"].strip(),
+        features=tuple(_parse_feature(n, f) for n, f in raw["features"].items()),
+        conventions=tuple(raw.get("conventions", [])),
+        termination=raw.get("termination", "").strip(),
+        training=raw.get("training", {}),
+        make_kwargs=raw.get("make_kwargs", {}),
+        tasks=tasks,
+    )
+
+
+@lru_cache(maxsize=None)
+def _spec_files() -> dict[str, Path]:
+    root = data_dir("envs")
+    return {p.parent.name: p for p in sorted(root.glob("*/spec.yaml"))}
+
+
+def list_specs() -> list[EnvSpec]:
+    """Every curated spec shipped with text2reward."""
+    return [load_spec(env_id) for env_id in _spec_files()]
+
+
+def load_spec(env_id: str) -> EnvSpec:
+    """Load the curated spec of ``env_id``; unknown ids get a "did you mean" error."""
+    files = _spec_files()
+    if env_id in files:
+        return _cached_spec(files[env_id])
+    check_env_id(env_id)
+    raise UnknownEnvError(
+        f"{env_id} has no text2reward spec yet; curated specs: {', '.join(files)}"
+    )
+
+
+@lru_cache(maxsize=None)
+def _cached_spec(path: Path) -> EnvSpec:
+    return _parse_spec(path)
+
+
+def check_env_id(env_id: str) -> None:
+    """Raise UnknownEnvError with close matches when Gymnasium does not know ``env_id``."""
+    import gymnasium as gym
+
+    if env_id in gym.registry:
+        return
+    known = list(gym.registry) + list(_spec_files())
+    close = difflib.get_close_matches(env_id, known, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(close)}?" if close else "; `text2reward envs` lists the known ones"
+    raise UnknownEnvError(f"unknown env {env_id!r}{hint}")

@@ -1,0 +1,75 @@
+"""Reward programs: load a vetted program and call it under the fixed contract."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from text2reward.critic.static import ENTRY_POINT, Finding, check_source
+from text2reward.critic.surface import safe_builtins
+from text2reward.errors import ProgramError
+
+
+class RejectedProgram(Exception):
+    """The static critic refused the program; ``findings`` says why."""
+
+    def __init__(self, findings: list[Finding]):
+        super().__init__("; ".join(str(f) for f in findings))
+        self.findings = findings
+
+
+def code_hash(source: str) -> str:
+    """Short stable hash of a program's text (normalised line endings and trailing space)."""
+    text = "\n".join(line.rstrip() for line in source.strip().splitlines())
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def read_program(path: str | Path) -> str:
+    """Read a reward program file, with a usage error naming the fix when it cannot be read."""
+    path = Path(path)
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        raise ProgramError(f"reward file {path} does not exist; check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProgramError(f"cannot read reward file {path}: {exc}") from None
+
+
+@dataclass
+class RewardProgram:
+    """A statically accepted program, executed against the vetted numpy surface."""
+
+    source: str
+    fn: Callable[..., Any]
+
+    @property
+    def hash(self) -> str:
+        return code_hash(self.source)
+
+    @classmethod
+    def load(cls, source: str, filename: str = "<reward>") -> RewardProgram:
+        """Check ``source`` with the static critic, then execute it in a fresh namespace.
+
+        Raises RejectedProgram when the static critic refuses it. Top-level code of an
+        accepted program is only imports, constants and definitions.
+        """
+        findings = check_source(source, filename)
+        if findings:
+            raise RejectedProgram(findings)
+        namespace: dict[str, Any] = {"__builtins__": safe_builtins(), "__name__": "reward_program"}
+        exec(compile(source, filename, "exec"), namespace)  # noqa: S102 (vetted above)
+        return cls(source, namespace[ENTRY_POINT])
+
+    def __call__(self, state: Any, action: Any, next_state: Any) -> tuple[np.ndarray, dict]:
+        """Call the program and normalise its result to (float64 rewards, components)."""
+        result = self.fn(state, action, next_state)
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise TypeError("compute_reward must return a tuple (reward, components)")
+        reward, components = result
+        if not isinstance(components, dict):
+            raise TypeError(f"components must be a dict of name -> array, got {type(components).__name__}")
+        return np.asarray(reward, dtype=np.float64), components

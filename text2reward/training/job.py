@@ -1,0 +1,33 @@
+"""The job a sandboxed worker runs: plain data, serialised as JSON across the process boundary."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Job:
+    """One unit of untrusted work: a runtime check or a training of one reward program."""
+
+    kind: str  # "check" or "train"
+    env_id: str
+    program_path: str
+    out_dir: str
+    task: str | None = None  # curated task name; None: the user's or the env's own score
+    success_path: str | None = None  # a user's success file (score(episode), THRESHOLD)
+    timesteps: int | None = None  # None: the preset's budget
+    seed: int = 0
+    n_envs: int | None = None
+    device: str = "auto"
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+    timeout_s: float = 1800.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Job:
+        return cls(**json.loads(Path(path).read_text()))

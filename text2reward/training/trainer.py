@@ -1,0 +1,142 @@
+"""Train an SB3 policy on an env whose reward is a reward program, and score it.
+
+Runs inside a sandboxed worker (see worker.py); everything here is in-process and fast: the
+reward is one vectorised call per vector step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from text2reward.envs.spec import EnvSpec
+from text2reward.program import RewardProgram
+from text2reward.training.scoring import Scorer
+from text2reward.training.wrapper import EpisodeStats, RewardVecEnv
+
+N_SNAPSHOTS = 10
+Emit = Callable[[dict[str, Any]], None]
+
+
+def make_vec_env(spec: EnvSpec, kwargs: dict[str, Any], n_envs: int, seed: int):
+    """A DummyVecEnv of ``n_envs`` monitored copies of the env (cheap envs step fastest in-process)."""
+    from stable_baselines3.common.env_util import make_vec_env as sb3_make_vec_env
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    return sb3_make_vec_env(spec.env_id, n_envs=n_envs, seed=seed, env_kwargs=kwargs,
+                            vec_env_cls=DummyVecEnv)
+
+
+def _algo(name: str):
+    import stable_baselines3 as sb3
+
+    algos = {"PPO": sb3.PPO, "A2C": sb3.A2C, "SAC": sb3.SAC, "TD3": sb3.TD3, "DQN": sb3.DQN}
+    return algos[name.upper()]
+
+
+def summarise(episodes: list[EpisodeStats], threshold: float | None) -> dict[str, Any]:
+    """Mean score, success rate, lengths, env return, component sums and end causes."""
+    if not episodes:
+        return {"episodes": 0}
+    scores = np.array([e.score for e in episodes])
+    names = sorted({k for e in episodes for k in e.components})
+    return {
+        "episodes": len(episodes),
+        "score": float(scores.mean()),
+        "success_rate": None if threshold is None else float(np.mean(scores >= threshold)),
+        "length": float(np.mean([e.length for e in episodes])),
+        "env_return": float(np.mean([e.env_return for e in episodes])),
+        "reward_return": float(np.mean([e.reward_return for e in episodes])),
+        "components": {n: float(np.mean([e.components.get(n, 0.0) for e in episodes])) for n in names},
+        "terminated": int(sum(e.terminated for e in episodes)),
+        "truncated": int(sum(e.truncated for e in episodes)),
+    }
+
+
+def _make_callback(env: RewardVecEnv, total: int, threshold: float | None, emit: Emit):
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class Snapshots(BaseCallback):
+        """Summaries of the episodes finished between ~10 evenly spaced points of training."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.snapshots: list[dict[str, Any]] = []
+            self.every = max(total // N_SNAPSHOTS, 1)
+            self.next_at = self.every
+            self.seen = 0
+            self.start = time.perf_counter()
+            self.last_emit = 0.0
+
+        def _on_step(self) -> bool:
+            now = time.perf_counter()
+            if self.num_timesteps >= self.next_at:
+                window = env.finished[self.seen :] or env.finished[-5:]
+                self.seen = len(env.finished)
+                self.snapshots.append({"step": self.num_timesteps, **summarise(window, threshold)})
+                self.next_at += self.every
+            if now - self.last_emit > 0.5:
+                self.last_emit = now
+                recent = summarise(env.finished[-20:], threshold)
+                sps = self.num_timesteps / max(now - self.start, 1e-9)
+                emit({"event": "progress", "step": self.num_timesteps, "total": total,
+                      "sps": sps, "score": recent.get("score")})
+            return True
+
+    return Snapshots()
+
+
+def evaluate(model, spec: EnvSpec, kwargs: dict, program, scorer: Scorer, episodes: int, seed: int):
+    """Run ``episodes`` deterministic episodes, one per env, and summarise them."""
+    venv = RewardVecEnv(make_vec_env(spec, kwargs, episodes, seed + 10_000), spec, program, scorer.fn)
+    obs = venv.reset()
+    while len(venv.finished) < episodes:
+        action, _ = model.predict(obs, deterministic=True)
+        obs, _, _, _ = venv.step(action)
+    venv.close()
+    return summarise(venv.finished[:episodes], scorer.threshold)
+
+
+def train(
+    spec: EnvSpec,
+    program: RewardProgram,
+    scorer: Scorer,
+    preset: dict[str, Any],
+    out_dir: Path,
+    seed: int = 0,
+    device: str = "auto",
+    emit: Emit = lambda event: None,
+) -> dict[str, Any]:
+    """Train a policy with ``program`` as the reward, save it, and return its metrics."""
+    import torch
+
+    torch.set_num_threads(1)
+    kwargs = preset.get("env_kwargs", {})
+    total = int(preset["timesteps"])
+    venv = RewardVecEnv(make_vec_env(spec, kwargs, int(preset.get("n_envs", 8)), seed), spec,
+                        program, scorer.fn)
+    algo = _algo(preset.get("algo", "PPO"))
+    model = algo(preset.get("policy", "MlpPolicy"), venv, seed=seed, device=device, verbose=0,
+                 **preset.get("hyperparams", {}))
+    callback = _make_callback(venv, total, scorer.threshold, emit)
+    start = time.perf_counter()
+    model.learn(total_timesteps=total, callback=callback)
+    train_time = time.perf_counter() - start
+    model.save(out_dir / "policy.zip")
+    final = evaluate(model, spec, kwargs, program, scorer, int(preset.get("eval_episodes", 10)), seed)
+    venv.close()
+    return {
+        "steps": int(model.num_timesteps),
+        "train_time_s": train_time,
+        "steps_per_s": model.num_timesteps / max(train_time, 1e-9),
+        "eval": final,
+        "training": summarise(venv.finished, scorer.threshold),
+        "snapshots": callback.snapshots,
+        "policy": "policy.zip",
+    }
+
+
