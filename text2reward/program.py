@@ -14,6 +14,24 @@ from text2reward.critic.surface import safe_builtins
 from text2reward.errors import ProgramError
 
 
+class RewardFault(RuntimeError):
+    """The reward program failed when called (exception, bad shape, NaN or inf)."""
+
+
+def validate_output(reward: np.ndarray, components: dict[str, Any], n_envs: int) -> None:
+    """Raise RewardFault unless the reward and every component are finite arrays of (n_envs,)."""
+    if reward.shape != (n_envs,):
+        raise RewardFault(f"reward has shape {reward.shape}, expected ({n_envs},): one value per env")
+    if not np.all(np.isfinite(reward)):
+        raise RewardFault("reward contains NaN or inf; guard divisions and logs (np.clip, eps)")
+    for name, value in components.items():
+        value = np.asarray(value, dtype=np.float64)
+        if value.shape != (n_envs,):
+            raise RewardFault(f"component {name!r} has shape {value.shape}, expected ({n_envs},)")
+        if not np.all(np.isfinite(value)):
+            raise RewardFault(f"component {name!r} contains NaN or inf")
+
+
 class RejectedProgram(Exception):
     """The static critic refused the program; ``findings`` says why."""
 

@@ -16,10 +16,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from text2reward.envs.spec import EnvSpec
 from text2reward.envs.state import Episode, StateView
-
-
-class RewardFault(RuntimeError):
-    """The reward program failed during training (exception, bad shape, NaN or inf)."""
+from text2reward.program import RewardFault, validate_output
 
 
 @dataclass
@@ -42,22 +39,6 @@ class _Trace:
     env_rewards: list[float] = field(default_factory=list)
     reward: float = 0.0
     components: dict[str, float] = field(default_factory=dict)
-
-
-def validate_output(reward: np.ndarray, components: dict[str, Any], n_envs: int) -> None:
-    """Raise RewardFault unless the reward and every component are finite arrays of (n_envs,)."""
-    if reward.shape != (n_envs,):
-        raise RewardFault(f"reward has shape {reward.shape}, expected ({n_envs},): one value per env")
-    if not np.all(np.isfinite(reward)):
-        raise RewardFault("reward contains NaN or inf; guard divisions and logs (np.clip, eps)")
-    for name, value in components.items():
-        value = np.asarray(value, dtype=np.float64)
-        if value.shape != (n_envs,):
-            raise RewardFault(
-                f"component {name!r} has shape {value.shape}, expected ({n_envs},)"
-            )
-        if not np.all(np.isfinite(value)):
-            raise RewardFault(f"component {name!r} contains NaN or inf")
 
 
 class RewardVecEnv(VecEnvWrapper):

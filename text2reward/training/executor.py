@@ -1,0 +1,94 @@
+"""Run jobs in sandboxed worker processes: one at a time, or a local pool sized to the cores."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from text2reward.critic.sandbox import worker_environment
+from text2reward.training.job import Job
+
+OnEvent = Callable[[dict[str, Any]], None]
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def run_job(job: Job, on_event: OnEvent = lambda e: None) -> dict[str, Any]:
+    """Run ``job`` in a fresh locked-down worker and return its result.
+
+    A worker that crashes, hangs past ``job.timeout_s`` or dies without a result gives a
+    ``failed`` result with the reason; it never hangs the caller.
+    """
+    out_dir = Path(job.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "result.json").unlink(missing_ok=True)
+    job_path = out_dir / "job.json"
+    job_path.write_text(job.to_json())
+    start = time.perf_counter()
+    with open(out_dir / "worker.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "text2reward.worker", str(job_path)],
+            cwd=out_dir, env=worker_environment(out_dir), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=log, start_new_session=True,
+        )
+        timer = threading.Timer(job.timeout_s, _kill_group, args=(proc,))
+        timer.start()
+        try:
+            for line in proc.stdout:
+                try:
+                    on_event(json.loads(line))
+                except (ValueError, TypeError):
+                    continue  # the protocol is JSON lines; anything else is noise
+            proc.wait()
+        finally:
+            timer.cancel()
+            _kill_group(proc)  # nothing the worker started may outlive it
+    return _collect(job, out_dir, proc.returncode, time.perf_counter() - start)
+
+
+def _collect(job: Job, out_dir: Path, returncode: int, elapsed: float) -> dict[str, Any]:
+    result_path = out_dir / "result.json"
+    if result_path.exists():
+        return json.loads(result_path.read_text())
+    if elapsed >= job.timeout_s:
+        reason = f"the worker exceeded its {job.timeout_s:.0f} s time limit and was killed"
+    elif returncode is not None and returncode < 0:
+        reason = f"the worker was killed by signal {signal.Signals(-returncode).name}"
+    else:
+        log = (out_dir / "worker.log").read_text(errors="replace").strip().splitlines()
+        reason = f"the worker exited with code {returncode}: {(log or ['no output'])[-1]}"
+    return {"status": "failed", "reason": reason, "wall_time_s": elapsed}
+
+
+class LocalPool:
+    """A pool of ``workers`` concurrent sandboxed workers (threads that wait on processes)."""
+
+    def __init__(self, workers: int):
+        self.workers = max(1, workers)
+        self._threads = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="t2r-worker")
+
+    def submit(self, job: Job, on_event: OnEvent = lambda e: None) -> Future:
+        return self._threads.submit(run_job, job, on_event)
+
+    def shutdown(self) -> None:
+        self._threads.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> LocalPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()

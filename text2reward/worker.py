@@ -1,0 +1,90 @@
+"""Worker process entry point: ``python -m text2reward.worker JOB.json``.
+
+Runs one runtime check or one training of an untrusted program, locked down before the
+program is loaded. Progress goes to stdout as JSON lines; the result to ``result.json`` in the
+job's directory, written atomically, so a result either exists whole or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+
+def emit(event: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(event) + "\n")
+    sys.stdout.flush()
+
+
+def write_result(out_dir: Path, result: dict[str, Any]) -> None:
+    tmp = out_dir / "result.json.tmp"
+    tmp.write_text(json.dumps(result, indent=1))
+    os.replace(tmp, out_dir / "result.json")
+
+
+def _run(job) -> dict[str, Any]:
+    from text2reward.critic.sandbox import lock_down
+    from text2reward.envs.spec import load_spec
+    from text2reward.program import RejectedProgram, RewardFault, RewardProgram
+    from text2reward.training.scoring import load_scorer
+
+    spec = load_spec(job.env_id)
+    task = spec.tasks.get(job.task) if job.task else None
+    preset = spec.training_preset(task)
+    preset["hyperparams"].update(job.hyperparams)
+    if job.timesteps:
+        preset["timesteps"] = job.timesteps
+    if job.n_envs:
+        preset["n_envs"] = job.n_envs
+    preset["env_kwargs"] = spec.env_kwargs(task)
+    scorer = load_scorer(spec, job.task, job.success_path)
+    source = Path(job.program_path).read_text()
+    if job.kind == "train":
+        import stable_baselines3  # noqa: F401  (import before lock-down)
+        import torch  # noqa: F401
+
+        from text2reward.training.trainer import train
+    else:
+        from text2reward.critic.runtime import runtime_check
+    lock_down(cpu_seconds=int(job.timeout_s) + 30)
+    try:
+        program = RewardProgram.load(source, "<reward>")
+    except RejectedProgram as exc:
+        return {"status": "rejected", "findings": [str(f) for f in exc.findings]}
+    if job.kind == "check":
+        verdict = runtime_check(spec, program, preset["env_kwargs"], seed=job.seed)
+        return {"status": "accepted" if verdict.accepted else "rejected", **verdict.as_dict()}
+    try:
+        metrics = train(spec, program, scorer, preset, Path(job.out_dir), seed=job.seed,
+                        device=job.device, emit=emit)
+    except RewardFault as exc:
+        return {"status": "failed", "reason": f"reward failed during training: {exc}"}
+    return {"status": "trained", "threshold": scorer.threshold, "score_kind": scorer.kind,
+            "metric": scorer.metric, **metrics}
+
+
+def main(argv: list[str]) -> int:
+    from text2reward.training.job import Job
+
+    job = Job.from_file(argv[1])
+    out_dir = Path(job.out_dir)
+    start = time.perf_counter()
+    try:
+        result = _run(job)
+    except MemoryError:
+        result = {"status": "failed", "reason": "the worker ran out of memory"}
+    except Exception as exc:
+        tail = traceback.format_exc().strip().splitlines()[-3:]
+        result = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}", "traceback": tail}
+    result["wall_time_s"] = time.perf_counter() - start
+    write_result(out_dir, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
