@@ -1,8 +1,278 @@
-"""Command line (placeholder until the commands land)."""
+"""Command line: thin click commands over the library. The only module that prints."""
 
-import click
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm must not hit the network
+
+import click  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+from text2reward.errors import ProgramError, Text2RewardError  # noqa: E402
+
+console = Console(stderr=True)
+
+
+class CLIError(click.ClickException):
+    """A domain error turned into one line and its exit code."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def domain_errors(fn):
+    """Turn domain errors into one-line messages with exit 2 (usage) or 1 (work failed)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Text2RewardError as exc:
+            raise CLIError(str(exc), exc.exit_code) from None
+
+    return wrapper
 
 
 @click.group()
+@click.version_option(package_name="text2reward")
 def main() -> None:
-    """text2reward: reward programs for Gymnasium environments."""
+    """text2reward: reward programs for Gymnasium environments, written, verified and evolved."""
+
+
+# -- run ----------------------------------------------------------------------------------------
+@main.command()
+@click.option("--env", "env", help="Gymnasium env id, e.g. CartPole-v1.")
+@click.option("--task", help="The behaviour to learn, in words, or a curated task's name.")
+@click.option("--model", help="litellm model string (openai/gpt-4o-mini, ...) or 'offline'.")
+@click.option("--api-base", help="Base URL of an OpenAI-compatible server (vLLM, Ollama).")
+@click.option("--samples", type=int, help="Candidates per round (K). Default 4.")
+@click.option("--rounds", type=int, help="Rounds (N). Default 3.")
+@click.option("--timesteps", type=int, help="Training steps per candidate. Default: env preset.")
+@click.option("--workers", type=int, help="Candidates trained at once. Default 2.")
+@click.option("--executor", type=click.Choice(["local"]), help="Where workers run.")
+@click.option("--success", type=click.Path(), help="File with score(episode) and THRESHOLD.")
+@click.option("--out", type=click.Path(), help="Run folder. Default runs/<time>-<env>-<task>.")
+@click.option("--seed", type=int, help="Seed of sampling and training. Default 0.")
+@click.option("--repairs", type=int, help="Repair attempts per rejected candidate. Default 2.")
+@click.option("--config", "config_file", type=click.Path(), help="YAML/JSON file of these options.")
+@domain_errors
+def run(config_file, **options) -> None:
+    """Design, verify, train and select reward programs for a task."""
+    from text2reward.config import RunConfig, load_config_file
+    from text2reward.display import LiveView, summary_table
+    from text2reward.errors import ConfigError
+    from text2reward.loop import Loop
+    from text2reward.prepare import prepare
+    from text2reward.store import RunStore, default_run_dir
+
+    values = load_config_file(config_file) if config_file else {}
+    values.update({k: v for k, v in options.items() if v is not None})
+    for required in ("env", "task"):
+        if required not in values:
+            raise ConfigError(f"--{required} is required")
+    values.setdefault("task", "")
+    config = RunConfig(**values, command=["text2reward", *sys.argv[1:]])
+    setup, designer = prepare(config)
+    out = Path(config.out) if config.out else default_run_dir(config.env, config.task)
+    config.out = str(out)
+    store = RunStore.create(out, config.to_dict())
+    console.print(f"run folder: {out}")
+    try:
+        with LiveView(console) as view:
+            summary = Loop(config, setup, designer, store, view).run()
+    except KeyboardInterrupt:
+        console.print(f"interrupted; finished work is kept in {out}")
+        sys.exit(130)
+    finally:
+        store.close()
+    console.print(summary_table(summary))
+    best = summary["best"]
+    verdict = "meets" if best.get("success") else "does not meet"
+    console.print(f"best: round {best['round']} candidate {best['index']}, score "
+                  f"{best['score']:.4g} ({verdict} the success criterion: {setup.metric})")
+    console.print(f"best reward: {out / 'best_reward.py'}")
+    click.echo(f"run folder: {out}")
+
+
+# -- check --------------------------------------------------------------------------------------
+def _read_reward(path: str) -> str:
+    from text2reward.critic.static import check_source
+    from text2reward.program import read_program
+
+    source = read_program(path)
+    syntax = [f for f in check_source(source, path) if f.construct == "syntax"]
+    if syntax:
+        raise ProgramError(f"{path} is not valid Python: {syntax[0]}")
+    return source
+
+
+@main.command()
+@click.option("--env", "env_id", required=True, help="Gymnasium env id.")
+@click.option("--task", help="Curated task name (for env settings the task changes).")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.argument("file", type=click.Path())
+@domain_errors
+def check(env_id: str, task: str | None, as_json: bool, file: str) -> None:
+    """Run the critics on a reward program: exit 0 accepted, 1 rejected, 2 bad input."""
+    from text2reward.critic.static import check_source
+    from text2reward.envs.spec import check_env_id, load_spec
+    from text2reward.training.executor import run_job
+    from text2reward.training.job import Job
+
+    check_env_id(env_id)
+    spec = load_spec(env_id)
+    task_obj = _task(spec, task)
+    source = _read_reward(file)
+    findings = [str(f) for f in check_source(source, file)]
+    verdict = {"accepted": False, "stage": "static", "findings": findings}
+    if not findings:
+        with tempfile.TemporaryDirectory(prefix="t2r-check-") as scratch:
+            program = Path(scratch) / "program.py"
+            program.write_text(source)
+            result = run_job(Job("check", env_id, str(program), scratch,
+                                 task=task_obj.name if task_obj else None, timeout_s=60))
+        verdict = {"accepted": result.get("status") == "accepted", "stage": "runtime",
+                   "findings": result.get("findings") or ([result["reason"]] if "reason" in result else []),
+                   "warnings": result.get("warnings", []), "ms_per_call": result.get("ms_per_call")}
+    if as_json:
+        click.echo(json.dumps(verdict, indent=1))
+    elif verdict["accepted"]:
+        click.echo(f"accepted: {file} ({verdict['ms_per_call']:.3f} ms per call for 8 envs)")
+        for w in verdict["warnings"]:
+            click.echo(f"  warning: {w}")
+    else:
+        click.echo(f"rejected by the {verdict['stage']} critic: {file}")
+        for f in verdict["findings"]:
+            click.echo(f"  {f}")
+    sys.exit(0 if verdict["accepted"] else 1)
+
+
+def _task(spec, name: str | None):
+    from text2reward.errors import UsageError
+
+    if name is None:
+        return None
+    task = spec.task(name)
+    if task is None:
+        raise UsageError(f"{spec.env_id} has no task {name!r}; tasks: {', '.join(spec.tasks)}")
+    return task
+
+
+# -- train --------------------------------------------------------------------------------------
+@main.command()
+@click.option("--env", "env_id", required=True, help="Gymnasium env id.")
+@click.option("--reward", "reward_file", required=True, type=click.Path(), help="Reward program.")
+@click.option("--task", help="Curated task whose success is measured (default: env return).")
+@click.option("--timesteps", type=int, help="Training steps. Default: env preset.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--success", type=click.Path(), help="File with score(episode) and THRESHOLD.")
+@click.option("--out", type=click.Path(), help="Folder for the policy and metrics.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON on stdout.")
+@domain_errors
+def train(env_id, reward_file, task, timesteps, seed, success, out, device, as_json) -> None:
+    """Train a policy with a reward program and report the task's success."""
+    from text2reward.critic.static import check_source
+    from text2reward.envs.spec import check_env_id, load_spec
+    from text2reward.errors import UsageError, WorkFailed
+    from text2reward.store import atomic_write, slugify
+    from text2reward.training.executor import run_job
+    from text2reward.training.job import Job
+    from text2reward.training.scoring import load_scorer
+
+    if timesteps is not None and timesteps <= 0:
+        raise UsageError(f"--timesteps must be positive, got {timesteps}")
+    check_env_id(env_id)
+    spec = load_spec(env_id)
+    task_obj = _task(spec, task)
+    source = _read_reward(reward_file)
+    findings = check_source(source, reward_file)
+    if findings:
+        raise WorkFailed(f"{reward_file} is rejected by the static critic: {findings[0]}")
+    scorer = load_scorer(spec, task_obj.name if task_obj else None, success)
+    folder = Path(out) if out else Path("runs") / f"train-{time.strftime('%Y%m%d-%H%M%S')}-{slugify(env_id)}"
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(folder / "program.py", source)
+    job = Job("train", env_id, str(folder / "program.py"), str(folder),
+              task=task_obj.name if task_obj else None, success_path=success,
+              timesteps=timesteps, seed=seed, device=device)
+    with _training_bar(not as_json) as on_event:
+        result = run_job(job, on_event)
+    if as_json:
+        click.echo(json.dumps(result, indent=1))
+    if result.get("status") != "trained":
+        raise WorkFailed(f"training failed: {result.get('reason') or result.get('findings')}")
+    if not as_json:
+        final = result["eval"]
+        solved = "" if scorer.threshold is None else (
+            " (success)" if final["score"] >= scorer.threshold else " (below the success threshold)")
+        click.echo(f"score {final['score']:.4g}{solved} - {scorer.metric}")
+        click.echo(f"mean env return {final['env_return']:.4g}, episode length {final['length']:.0f}, "
+                   f"{result['steps']} steps at {result['steps_per_s']:.0f} steps/s")
+        click.echo(f"policy: {folder / 'policy.zip'}")
+
+
+class _training_bar:
+    """A progress bar fed by worker events (silent when disabled)."""
+
+    def __init__(self, enabled: bool):
+        from rich.progress import Progress
+
+        self.progress = Progress(console=console, disable=not enabled)
+        self.task = None
+
+    def __enter__(self):
+        self.progress.start()
+        self.task = self.progress.add_task("training", total=None)
+
+        def on_event(event):
+            if event.get("event") == "progress":
+                self.progress.update(self.task, completed=event["step"], total=event["total"])
+
+        return on_event
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+
+# -- envs ---------------------------------------------------------------------------------------
+@main.command()
+@click.argument("env_id", required=False)
+@domain_errors
+def envs(env_id: str | None) -> None:
+    """List curated env specs, or show the abstraction the designer sees for one env."""
+    from rich.table import Table
+
+    from text2reward.envs.abstraction import describe
+    from text2reward.envs.spec import list_specs, load_spec
+
+    out = Console()
+    if env_id is None:
+        table = Table(title="curated environments and tasks")
+        for col in ("env", "task", "description"):
+            table.add_column(col)
+        for spec in list_specs():
+            for task in spec.tasks.values():
+                table.add_row(spec.env_id, task.name, task.description)
+        out.print(table)
+        return
+    spec = load_spec(env_id)
+    click.echo(describe(spec))
+    click.echo("\nTasks (success is measured by code the designer never sees):")
+    for task in spec.tasks.values():
+        click.echo(f"- {task.name}: {task.description}\n    success: {task.success_metric}")
+
+
+if __name__ == "__main__":
+    main()

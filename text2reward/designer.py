@@ -40,6 +40,8 @@ class Feedback:
     source: str
     reflection: str
     human: str | None = None
+    findings: list[dict[str, Any]] = field(default_factory=list)  # the analyzer's, structured
+    params: dict[str, float] | None = None  # the best program's family parameters, if any
 
 
 @dataclass

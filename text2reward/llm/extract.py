@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import ast
 import re
+import textwrap
 from dataclasses import dataclass
 
 ENTRY = "compute_reward"
 NO_CODE = f"the reply contains no code block defining {ENTRY}"
 NO_ENTRY = (f"the code in the reply does not define {ENTRY}(state, action, next_state); "
             f"answer with one ```python block that defines it")
-PYTHON_TAGS = {"", "python", "py", "python3", "py3", "numpy"}
+PYTHON_TAGS = {"", "python", "py", "python3", "py3"}
 
-_FENCE = re.compile(r"^[ \t]{0,3}(?P<fence>`{3,}|~{3,})[ \t]*(?P<tag>[^\s`]*)[^`]*$")
+_FENCE = re.compile(r"^\s*(?P<fence>`{3,}|~{3,})[ \t]*(?P<tag>[^\s`]*)[^`]*$")
 _THINK = re.compile(r"<think>.*?(</think>|\Z)", re.DOTALL | re.IGNORECASE)
 _DEF_ENTRY = re.compile(rf"^def\s+{ENTRY}\s*\(", re.MULTILINE)
 _CODE_START = re.compile(r"^(import\s+\w|from\s+[\w.]+\s+import\s|def\s+\w+\s*\(|[A-Z_][A-Z0-9_]*\s*=)")
@@ -104,32 +105,33 @@ def _from_blocks(blocks: list[_Block]) -> tuple[str | None, str | None]:
     if main.tree() is None and not main.closed:
         return None, ("the code block is cut off before its closing fence (the reply probably "
                       "hit max_tokens); answer with a shorter program")
-    others = [b for i, b in enumerate(blocks) if i != chosen and not b.defines_entry()]
-    helpers = _needed_helpers(main, [b for b in others if b.is_python])
-    before = [h.code for h in helpers if blocks.index(h) < chosen]
-    after = [h.code for h in helpers if blocks.index(h) > chosen]
-    return "\n\n\n".join(before + [main.code] + after).strip() + "\n", None
+    others = [i for i, b in enumerate(blocks)
+              if i != chosen and b.is_python and not b.defines_entry()]
+    helpers = _needed_helpers(main, {i: blocks[i] for i in others})
+    parts = [blocks[i].code for i in helpers if i < chosen] + [main.code]
+    parts += [blocks[i].code for i in helpers if i > chosen]
+    return "\n\n\n".join(parts).strip() + "\n", None
 
 
-def _needed_helpers(main: _Block, candidates: list[_Block]) -> list[_Block]:
-    """Blocks of only imports/defs/constants that define names the program uses but lacks."""
+def _needed_helpers(main: _Block, candidates: dict[int, _Block]) -> list[int]:
+    """Indices of blocks holding only imports/defs/constants that define names the program
+    uses but does not define itself (followed transitively)."""
     tree = main.tree()
     if tree is None:
         return []
     needed = _free_names(tree)
-    chosen: list[_Block] = []
+    trees = {i: b.tree() for i, b in candidates.items()}
+    usable = {i: t for i, t in trees.items() if t is not None and _is_definitions(t)}
+    chosen: set[int] = set()
     changed = True
     while changed:
         changed = False
-        for block in candidates:
-            sub = block.tree()
-            if block in chosen or sub is None or not _is_definitions(sub):
-                continue
-            if _defined_names(sub) & needed:
-                chosen.append(block)
+        for i, sub in usable.items():
+            if i not in chosen and _defined_names(sub) & needed:
+                chosen.add(i)
                 needed |= _free_names(sub)
                 changed = True
-    return sorted(chosen, key=candidates.index)
+    return sorted(chosen)
 
 
 def _is_definitions(tree: ast.Module) -> bool:
@@ -159,16 +161,50 @@ def _free_names(tree: ast.Module) -> set[str]:
 
 
 def _bare_code(text: str) -> str | None:
-    """Unfenced code: the earliest code-looking line to the latest end that parses and defines
-    compute_reward. Prose alone never qualifies: it must parse and hold that definition."""
-    lines = text.splitlines()
-    starts = [i for i, line in enumerate(lines) if _CODE_START.match(line)]
-    for start in starts:
-        for end in range(len(lines), start, -1):
-            code = _dedent("\n".join(lines[start:end])).strip()
-            if _parses_with_entry(code):
-                return code + "\n"
-    return None
+    """Unfenced code, accepted only when it parses and defines compute_reward.
+
+    The whole reply is tried first; then the code-looking runs of lines between the prose
+    (each trimmed from its end until it parses) are joined like fenced blocks.
+    """
+    if _parses_with_entry(text):
+        return text.strip() + "\n"
+    blocks = []
+    for run in _code_runs(text.splitlines()):
+        for end in range(len(run), 0, -1):
+            code = _dedent("\n".join(run[:end]))
+            if _parses(code):
+                blocks.append(_Block(code, "", True))
+                break
+    if not any(b.defines_entry() for b in blocks):
+        return None
+    code, _ = _from_blocks(blocks)
+    return code
+
+
+def _code_runs(lines: list[str]) -> list[list[str]]:
+    """Runs of lines that start with a code-looking line and continue over indented, blank,
+    comment or further code-looking lines."""
+    runs: list[list[str]] = []
+    current: list[str] | None = None
+    for line in lines:
+        starts = bool(_CODE_START.match(line))
+        continues = not line.strip() or line[:1] in " \t#)]}" or starts
+        if current is not None and continues:
+            current.append(line)
+        elif starts:
+            current = [line]
+            runs.append(current)
+        else:
+            current = None
+    return runs
+
+
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except SyntaxError:
+        return False
+    return bool(code.strip())
 
 
 def _parses_with_entry(code: str) -> bool:
@@ -180,6 +216,4 @@ def _parses_with_entry(code: str) -> bool:
 
 
 def _dedent(code: str) -> str:
-    import textwrap
-
     return textwrap.dedent(code).strip("\n")

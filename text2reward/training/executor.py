@@ -1,7 +1,8 @@
-"""Run jobs in sandboxed worker processes: one at a time, or a local pool sized to the cores."""
+"""Run a job in a sandboxed worker process and collect its result, whatever happens to it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -10,7 +11,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,12 @@ def run_job(job: Job, on_event: OnEvent = lambda e: None) -> dict[str, Any]:
     A worker that crashes, hangs past ``job.timeout_s`` or dies without a result gives a
     ``failed`` result with the reason; it never hangs the caller.
     """
-    out_dir = Path(job.out_dir)
+    out_dir = Path(job.out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
+    job = dataclasses.replace(
+        job, out_dir=str(out_dir), program_path=str(Path(job.program_path).resolve()),
+        success_path=str(Path(job.success_path).resolve()) if job.success_path else None,
+    )
     (out_dir / "result.json").unlink(missing_ok=True)
     job_path = out_dir / "job.json"
     job_path.write_text(job.to_json())
@@ -72,23 +76,3 @@ def _collect(job: Job, out_dir: Path, returncode: int, elapsed: float) -> dict[s
         log = (out_dir / "worker.log").read_text(errors="replace").strip().splitlines()
         reason = f"the worker exited with code {returncode}: {(log or ['no output'])[-1]}"
     return {"status": "failed", "reason": reason, "wall_time_s": elapsed}
-
-
-class LocalPool:
-    """A pool of ``workers`` concurrent sandboxed workers (threads that wait on processes)."""
-
-    def __init__(self, workers: int):
-        self.workers = max(1, workers)
-        self._threads = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="t2r-worker")
-
-    def submit(self, job: Job, on_event: OnEvent = lambda e: None) -> Future:
-        return self._threads.submit(run_job, job, on_event)
-
-    def shutdown(self) -> None:
-        self._threads.shutdown(wait=True, cancel_futures=True)
-
-    def __enter__(self) -> LocalPool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()

@@ -1,0 +1,1 @@
+"""Analysis of trainings: reflection for the designer, findings, and selection."""

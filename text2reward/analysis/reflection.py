@@ -1,0 +1,111 @@
+"""Turn a training's metrics into findings and a compact reflection the designer can act on.
+
+The reflection follows Eureka's reward reflection (every component, the task score and the
+episode length at ~10 points over training, with max/mean/min), plus rule-based findings:
+constant, dominant or negligible components, episodes ending early, reward rising while the
+task score does not (reward hacking), and success reached but lost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _series(snapshots: list[dict[str, Any]], key: str, component: bool = False) -> list[float]:
+    out = []
+    for snap in snapshots:
+        source = snap.get("components", {}) if component else snap
+        value = source.get(key)
+        if value is not None:
+            out.append(float(value))
+    return out
+
+
+def _line(name: str, values: list[float]) -> str:
+    if not values:
+        return f"{name}: no finished episodes"
+    shown = ", ".join(f"{v:.3g}" for v in values)
+    return (f"{name}: [{shown}], Max: {max(values):.3g}, Mean: {np.mean(values):.3g}, "
+            f"Min: {min(values):.3g}")
+
+
+def _trend(values: list[float]) -> float:
+    """Correlation of a series with time (-1..1); 0 when it cannot be told."""
+    if len(values) < 3 or np.ptp(values) == 0:
+        return 0.0
+    return float(np.corrcoef(np.arange(len(values)), values)[0, 1])
+
+
+def findings(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Ranked findings (most important first), each with its evidence."""
+    out: list[dict[str, Any]] = []
+    snaps = result.get("snapshots", [])
+    final = result.get("eval", {})
+    threshold = result.get("threshold")
+    comps = final.get("components", {})
+    magnitude = {k: abs(v) for k, v in comps.items()}
+    total = sum(magnitude.values())
+    scores = _series(snaps, "score")
+    rewards = _series(snaps, "reward_return")
+    solved = threshold is not None and final.get("score", -np.inf) >= threshold
+    if not solved and _trend(rewards) > 0.6 and _trend(scores) < 0.2 and len(scores) >= 3:
+        out.append({"kind": "reward_hacking", "evidence": f"episode reward rose (trend "
+                    f"{_trend(rewards):+.2f}) while the task score did not ({_trend(scores):+.2f})"})
+    if threshold is not None and scores and max(scores) >= threshold and not solved:
+        out.append({"kind": "unstable", "evidence": f"training reached score {max(scores):.3g} "
+                    f"(>= {threshold:g}) but the final policy scores {final.get('score', 0):.3g}"})
+    episodes = final.get("episodes", 0)
+    if episodes and final.get("terminated", 0) / episodes > 0.5 and not solved:
+        negative = final.get("reward_return", 0.0) < 0
+        out.append({"kind": "early_termination", "evidence":
+                    f"{final['terminated']} of {episodes} evaluation episodes ended by termination "
+                    f"after {final.get('length', 0):.0f} steps on average"
+                    + ("; the episode reward is negative, so ending early pays" if negative else "")})
+    for name in comps:
+        values = _series(snaps, name, component=True)
+        if len(values) >= 3 and np.ptp(values) <= 1e-6 * max(1.0, abs(values[0])):
+            out.append({"kind": "constant", "component": name,
+                        "evidence": f"{name} stayed at {values[0]:.3g} throughout training"})
+        elif len(comps) > 1 and total > 0 and magnitude[name] / total > 0.9:
+            out.append({"kind": "dominant", "component": name, "evidence":
+                        f"{name} is {100 * magnitude[name] / total:.0f}% of the reward's magnitude"})
+        elif len(comps) > 1 and total > 0 and magnitude[name] / total < 0.02:
+            out.append({"kind": "negligible", "component": name, "evidence":
+                        f"{name} is {100 * magnitude[name] / total:.1f}% of the reward's magnitude"})
+    return out
+
+
+def reflect(result: dict[str, Any]) -> str:
+    """The reflection text for the next round's prompt (compact; no success code, no expert)."""
+    if result.get("status") != "trained":
+        reason = result.get("reason") or "; ".join(result.get("findings", []))
+        return f"The program could not be trained: {reason}"
+    snaps = result.get("snapshots", [])
+    final = result["eval"]
+    lines = [f"Training: {result['steps']} steps; values at {len(snaps)} points over training "
+             "(per-episode sums):"]
+    for name in final.get("components", {}):
+        lines.append(_line(name, _series(snaps, name, component=True)))
+    lines.append(_line("task_score", _series(snaps, "score")))
+    lines.append(_line("episode_length", _series(snaps, "length")))
+    rate = final.get("success_rate")
+    lines.append(f"Final policy: task score {final.get('score', 0):.3g}"
+                 + (f", success rate {rate:.0%}" if rate is not None else "")
+                 + f", episode length {final.get('length', 0):.0f}, "
+                 f"{final.get('terminated', 0)} of {final.get('episodes', 0)} episodes terminated early.")
+    found = findings(result)
+    if found:
+        lines.append("Findings:")
+        lines += [f"- {f['kind'].replace('_', ' ')}: {f['evidence']}" for f in found]
+    return "\n".join(lines)
+
+
+def selection_key(result: dict[str, Any]) -> tuple[float, float]:
+    """Candidates are ranked by the task's ground-truth success, never by their own reward."""
+    if result.get("status") != "trained":
+        return (-np.inf, -np.inf)
+    final = result["eval"]
+    rate = final.get("success_rate")
+    return (rate if rate is not None else 0.0, final.get("score", -np.inf))

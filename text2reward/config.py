@@ -1,0 +1,105 @@
+"""Typed run configuration. Unknown keys and impossible values are rejected with the fix."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from text2reward.errors import ConfigError
+
+
+@dataclass
+class RunConfig:
+    """Everything a run depends on; saved as config.json in the run folder."""
+
+    env: str
+    """Gymnasium env id, e.g. CartPole-v1."""
+    task: str
+    """The behaviour to learn, in words (or a curated task's name)."""
+    model: str = "offline"
+    """A litellm model string (openai/gpt-4o-mini, ollama/llama3, ...) or "offline"."""
+    api_base: str | None = None
+    """Base URL of an OpenAI-compatible server (vLLM, Ollama, LM Studio)."""
+    samples: int = 4
+    """Candidates per round (K)."""
+    rounds: int = 3
+    """Rounds of design, training and reflection (N)."""
+    timesteps: int | None = None
+    """Training steps per candidate; None uses the env's preset."""
+    workers: int = 2
+    """Candidates trained at once, each in its own sandboxed worker process."""
+    executor: str = "local"
+    """Where workers run: "local" (a process pool on this machine)."""
+    success: str | None = None
+    """A file defining score(episode) -> float and THRESHOLD, for free-form tasks."""
+    out: str | None = None
+    """Run folder; default runs/<timestamp>-<env>-<slug>."""
+    seed: int = 0
+    """Seed of the designer's sampling and of every training."""
+    repairs: int = 2
+    """Repair attempts for a candidate the critics reject, inside the same round."""
+    temperature: float = 1.0
+    """Sampling temperature of the LLM."""
+    max_tokens: int = 1500
+    """Completion token limit per sample."""
+    llm_timeout_s: float = 120.0
+    """Seconds before an LLM request is abandoned and retried."""
+    train_timeout_s: float = 1800.0
+    """Seconds before a training worker is killed."""
+    device: str = "auto"
+    """Torch device for training: auto, cpu or cuda."""
+    command: list[str] = field(default_factory=list)
+    """The exact command line that started the run."""
+
+    def validate(self) -> RunConfig:
+        """Raise ConfigError naming the bad value and the fix."""
+        if not self.task or not self.task.strip():
+            raise ConfigError("the task is empty: describe the behaviour, e.g. --task \"balance the pole\"")
+        for name in ("samples", "rounds", "workers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if self.timesteps is not None and self.timesteps <= 0:
+            raise ConfigError(f"--timesteps must be positive, got {self.timesteps}")
+        if self.repairs < 0:
+            raise ConfigError(f"--repairs must be 0 or more, got {self.repairs}")
+        for name in ("llm_timeout_s", "train_timeout_s", "max_tokens"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.executor != "local":
+            raise ConfigError(f"unknown executor {self.executor!r}; use local")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"unknown device {self.device!r}; use auto, cpu or cuda")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def field_names() -> set[str]:
+    return {f.name for f in dataclasses.fields(RunConfig)}
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON config file of RunConfig keys; unknown keys are an error."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) if path.suffix != ".json" else json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        first = str(exc).splitlines()[0]
+        raise ConfigError(f"config file {path} is not valid YAML/JSON: {first}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of option: value")
+    unknown = sorted(set(raw) - field_names())
+    if unknown:
+        raise ConfigError(f"unknown config key(s) {', '.join(unknown)} in {path}; "
+                          f"known: {', '.join(sorted(field_names() - {'command'}))}")
+    return raw

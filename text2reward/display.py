@@ -1,0 +1,79 @@
+"""The live terminal view of a run: one progress row per candidate of the current round."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+
+def _fmt(value: Any, spec: str = ".3g") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+class LiveView:
+    """Observer of loop events that renders round, candidate, status, score and steps/s."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.fields[status]:<10}"),
+            BarColumn(bar_width=24),
+            TaskProgressColumn(),
+            TextColumn("score {task.fields[score]:>7}"),
+            TextColumn("{task.fields[sps]:>6} steps/s"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.rows: dict[tuple[int, int], Any] = {}
+
+    def __enter__(self) -> LiveView:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def _row(self, r: int, i: int):
+        key = (r, i)
+        if key not in self.rows:
+            self.rows[key] = self.progress.add_task(f"round {r} cand {i}", total=None,
+                                                    status="designed", score="-", sps="-")
+        return self.rows[key]
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "round":
+            self.console.rule(f"round {event['round'] + 1} of {event['rounds']}")
+        elif kind == "status":
+            row = self._row(event["round"], event["index"])
+            fields = {"status": event["status"]}
+            if event.get("score") is not None:
+                fields["score"] = _fmt(event["score"])
+            self.progress.update(row, **fields)
+        elif kind == "progress":
+            row = self._row(event["round"], event["index"])
+            self.progress.update(row, completed=event["step"], total=event["total"],
+                                 sps=f"{event['sps']:.0f}", score=_fmt(event.get("score")))
+        elif kind == "best":
+            self.console.print(f"new best: round {event['round']} candidate {event['index']} "
+                               f"(score {_fmt(event['score'])})")
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    """Per-round, per-candidate results of a finished run."""
+    table = Table(title=f"{summary['env']}: {summary['task']}")
+    for name in ("round", "cand", "status", "score", "success", "env return", "steps", "wall s"):
+        table.add_column(name, justify="right" if name not in ("status",) else "left")
+    for rnd in summary["rounds"]:
+        for c in rnd["candidates"]:
+            status = c["status"] if not c.get("duplicate_of") else "duplicate"
+            table.add_row(str(rnd["round"]), str(c["index"]), status, _fmt(c.get("score")),
+                          "-" if c.get("success") is None else ("yes" if c["success"] else "no"),
+                          _fmt(c.get("env_return")), _fmt(c.get("steps"), "d"),
+                          _fmt(c.get("wall_time_s"), ".1f"))
+    return table

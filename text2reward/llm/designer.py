@@ -1,0 +1,72 @@
+"""The LLM designer: proposes reward programs with a language model and repairs refused ones."""
+
+from __future__ import annotations
+
+from text2reward.designer import Candidate, DesignContext, Exchange
+from text2reward.llm.client import LLMClient
+from text2reward.llm.extract import extract_program
+from text2reward.llm.prompts import feedback_messages, first_messages, repair_messages
+
+
+class LLMDesigner:
+    """A ``Designer`` backed by any litellm model (remote, or local via ``api_base``).
+
+    ``model`` is a litellm model string (``openai/gpt-4o-mini``, ``anthropic/...``,
+    ``ollama_chat/llama3.1``, or ``openai/NAME`` / ``hosted_vllm/NAME`` with ``api_base``).
+    """
+
+    name = "llm"
+
+    def __init__(
+        self,
+        model: str,
+        api_base: str | None = None,
+        temperature: float = 1.0,
+        max_tokens: int = 1500,
+        timeout_s: float = 120,
+        max_retries: int = 4,
+        backoff_s: float = 1.0,
+        n_supported: bool | None = None,
+        max_parallel: int = 8,
+    ):
+        self.model = model
+        self.client = LLMClient(
+            model, api_base=api_base, temperature=temperature, max_tokens=max_tokens,
+            timeout_s=timeout_s, max_retries=max_retries, backoff_s=backoff_s,
+            n_supported=n_supported, max_parallel=max_parallel,
+        )
+
+    def check_credentials(self) -> None:
+        """Raise MissingKeyError when the model needs an API key that is not exported."""
+        self.client.check_credentials()
+
+    def propose(self, ctx: DesignContext, k: int) -> tuple[list[Candidate], list[Exchange]]:
+        """``k`` candidates: round 0 from the task, later rounds from the best program's feedback."""
+        messages = first_messages(ctx) if ctx.feedback is None else feedback_messages(ctx)
+        exchanges, errors = self.client.sample("propose", messages, k)
+        candidates = [c for e in exchanges for c in self._candidates(e, "llm")][:k]
+        while len(candidates) < k:
+            error = errors[len(candidates) % len(errors)] if errors else "no reply came back"
+            candidates.append(Candidate(None, None, f"the request failed: {error}", "llm"))
+        return candidates, exchanges
+
+    def repair(
+        self, ctx: DesignContext, candidate: Candidate, error: str
+    ) -> tuple[Candidate, list[Exchange]]:
+        """One request showing the refused program and the exact error it met."""
+        code = candidate.source if candidate.source is not None else candidate.reply
+        exchange = self.client.complete("repair", repair_messages(ctx, code, error))
+        found = self._candidates(exchange, "llm-repair")
+        repaired = found[0] if found else Candidate(None, None, "the model sent no reply",
+                                                    "llm-repair")
+        return repaired, [exchange]
+
+    def _candidates(self, exchange: Exchange, origin: str) -> list[Candidate]:
+        reasons = exchange.usage.get("finish_reasons") or []
+        out = []
+        for i, reply in enumerate(exchange.replies):
+            code, error = extract_program(reply)
+            if code is None and i < len(reasons) and reasons[i] == "length":
+                error = f"{error} (the reply was cut off at max_tokens={self.client.max_tokens})"
+            out.append(Candidate(code, reply, error, origin))
+        return out

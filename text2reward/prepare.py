@@ -1,0 +1,41 @@
+"""Everything checked before a run folder exists: env, task, success, designer and its key.
+
+Bad input fails here with one clear line, so no half-written run folder is left behind.
+"""
+
+from __future__ import annotations
+
+from text2reward.config import RunConfig
+from text2reward.designer import Designer
+from text2reward.envs.spec import check_env_id, load_spec
+from text2reward.errors import UsageError
+from text2reward.loop import Setup
+from text2reward.offline import OfflineDesigner
+from text2reward.training.scoring import load_scorer
+
+
+def make_designer(config: RunConfig) -> Designer:
+    """The designer named by ``config.model``; remote models must have their key."""
+    if config.model == "offline":
+        return OfflineDesigner(seed=config.seed)
+    from text2reward.llm.designer import LLMDesigner
+
+    designer = LLMDesigner(config.model, api_base=config.api_base, temperature=config.temperature,
+                           max_tokens=config.max_tokens, timeout_s=config.llm_timeout_s)
+    designer.check_credentials()
+    return designer
+
+
+def prepare(config: RunConfig) -> tuple[Setup, Designer]:
+    """Validate the run and resolve its env, task, ground-truth score and designer."""
+    config.validate()
+    check_env_id(config.env)
+    spec = load_spec(config.env)
+    task = spec.task(config.task)
+    if config.model == "offline":
+        OfflineDesigner.family_for(task, config.task, spec.env_id)
+    scorer = load_scorer(spec, task.name if task else None, config.success)
+    designer = make_designer(config)
+    if config.timesteps is None and not spec.training_preset(task).get("timesteps"):
+        raise UsageError(f"{spec.env_id} has no training preset; pass --timesteps")
+    return Setup(spec, task, scorer.kind, scorer.metric, scorer.threshold), designer
