@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,7 @@ RETRYABLE = (
     litellm.Timeout,
 )
 MAX_DELAY_S = 60.0
+_PREFIX = re.compile(r"^(?:(?:litellm\.)?\w+(?:Error|Exception)(?::| -) )+")
 Messages = list[dict[str, str]]
 
 
@@ -89,6 +91,8 @@ class LLMClient:
         failed after their retries (raises LLMError if nothing came back at all)."""
         exchanges: list[Exchange] = []
         errors: list[str] = []
+        if k <= 0:
+            return exchanges, errors
         if self.n_supported and k > 1:
             exchange = self.complete(kind, messages, n=k)
             exchanges.append(exchange)
@@ -102,11 +106,11 @@ class LLMClient:
             raise LLMError(errors[0])
         return exchanges, errors
 
-    def _parallel(self, kind: str, messages: Messages, count: int) -> tuple[list[Exchange], list[str]]:
+    def _parallel(
+        self, kind: str, messages: Messages, count: int
+    ) -> tuple[list[Exchange], list[str]]:
         if count <= 0:
             return [], []
-        if count == 1:
-            return [self.complete(kind, messages)], []
         with ThreadPoolExecutor(max_workers=min(count, self.max_parallel)) as pool:
             futures = [pool.submit(self.complete, kind, messages) for _ in range(count)]
         exchanges, errors = [], []
@@ -257,15 +261,8 @@ def _cost(response: Any) -> tuple[float, bool]:
 
 
 def _detail(exc: Exception) -> str:
-    """The server's own message, on one short line, without litellm's prefixes."""
-    text = str(getattr(exc, "message", None) or exc).strip().splitlines()[0] if str(exc) else ""
-    for _ in range(4):
-        head, sep, rest = text.partition(": ")
-        if sep and (head.startswith("litellm.") or head.endswith(("Error", "Exception"))
-                    or head.endswith("Exception -")):
-            text = rest
-        elif " - " in text[:40] and "Exception" in text[:40]:
-            text = text.split(" - ", 1)[1]
-        else:
-            break
+    """The server's own message, on one short line, without litellm's prefixes such as
+    ``litellm.RateLimitError: RateLimitError: OpenAIException - ``."""
+    lines = str(getattr(exc, "message", None) or exc).strip().splitlines()
+    text = _PREFIX.sub("", lines[0] if lines else "")
     return text[:240] or type(exc).__name__

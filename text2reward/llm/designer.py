@@ -41,7 +41,7 @@ class LLMDesigner:
         self.client.check_credentials()
 
     def propose(self, ctx: DesignContext, k: int) -> tuple[list[Candidate], list[Exchange]]:
-        """``k`` candidates: round 0 from the task, later rounds from the best program's feedback."""
+        """``k`` candidates: round 0 from the task, later rounds from the best program."""
         messages = first_messages(ctx) if ctx.feedback is None else feedback_messages(ctx)
         exchanges, errors = self.client.sample("propose", messages, k)
         candidates = [c for e in exchanges for c in self._candidates(e, "llm")][:k]

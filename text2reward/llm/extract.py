@@ -22,7 +22,9 @@ PYTHON_TAGS = {"", "python", "py", "python3", "py3"}
 _FENCE = re.compile(r"^\s*(?P<fence>`{3,}|~{3,})[ \t]*(?P<tag>[^\s`]*)[^`]*$")
 _THINK = re.compile(r"<think>.*?(</think>|\Z)", re.DOTALL | re.IGNORECASE)
 _DEF_ENTRY = re.compile(rf"^def\s+{ENTRY}\s*\(", re.MULTILINE)
-_CODE_START = re.compile(r"^(import\s+\w|from\s+[\w.]+\s+import\s|def\s+\w+\s*\(|[A-Z_][A-Z0-9_]*\s*=)")
+_CODE_START = re.compile(
+    r"^(import\s+\w|from\s+[\w.]+\s+import\s|def\s+\w+\s*\(|[A-Z_][A-Z0-9_]*\s*=)"
+)
 
 
 @dataclass
@@ -154,8 +156,9 @@ def _defined_names(tree: ast.Module) -> set[str]:
 
 def _free_names(tree: ast.Module) -> set[str]:
     """Names read in ``tree`` that it never binds (a coarse, scope-free approximation)."""
-    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    names = [n for n in ast.walk(tree) if isinstance(n, ast.Name)]
+    loaded = {n.id for n in names if isinstance(n.ctx, ast.Load)}
+    bound = {n.id for n in names if not isinstance(n.ctx, ast.Load)}
     bound |= {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
     return loaded - bound - _defined_names(tree)
 

@@ -7,7 +7,7 @@ assistant's turn) + what training showed; older history is dropped.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from string import Template
 
 from text2reward.critic.surface import LINALG_FUNCTIONS, NUMPY_CONSTANTS, NUMPY_FUNCTIONS
@@ -20,7 +20,7 @@ Messages = list[dict[str, str]]
 TEMPLATES = ("system", "task", "feedback", "repair", "human")
 
 
-@lru_cache(maxsize=None)
+@cache
 def template(name: str) -> Template:
     """Load ``prompts/<name>.txt``."""
     path = data_dir("prompts") / f"{name}.txt"
@@ -35,7 +35,9 @@ def render(name: str, **values: str) -> str:
     try:
         return template(name).substitute(values).strip()
     except KeyError as exc:
-        raise UsageError(f"prompt template {name}.txt uses ${exc.args[0]}, which it is not given")
+        raise UsageError(
+            f"prompt template {name}.txt uses ${exc.args[0]}, which it is not given"
+        ) from None
     except ValueError as exc:
         raise UsageError(f"prompt template {name}.txt is malformed: {exc}") from None
 
@@ -84,9 +86,8 @@ def feedback_messages(ctx: DesignContext) -> Messages:
 
 def repair_messages(ctx: DesignContext, code: str | None, error: str) -> Messages:
     """System + task + the refused program and the exact critic message or traceback."""
-    return first_messages(ctx) + [
-        {"role": "user", "content": render("repair", code=(code or "").strip(), error=error.strip())}
-    ]
+    content = render("repair", code=(code or "").strip(), error=error.strip())
+    return first_messages(ctx) + [{"role": "user", "content": content}]
 
 
 def fenced(code: str) -> str:

@@ -1,0 +1,45 @@
+"""Reflection text and rule-based findings from training metrics."""
+
+from text2reward.analysis.reflection import findings, reflect, selection_key
+
+
+def result(scores, rewards, comps, final_score, terminated=0, threshold=475.0):
+    snaps = [{"step": i * 100, "score": s, "reward_return": r, "length": s,
+              "components": {k: v[i] for k, v in comps.items()}}
+             for i, (s, r) in enumerate(zip(scores, rewards))]
+    final = {"score": final_score, "success_rate": 0.0, "length": final_score, "episodes": 10,
+             "terminated": terminated, "reward_return": rewards[-1],
+             "components": {k: v[-1] for k, v in comps.items()}}
+    return {"status": "trained", "steps": 1000, "threshold": threshold, "snapshots": snaps, "eval": final}
+
+
+def kinds(r):
+    return [f["kind"] for f in findings(r)]
+
+
+def test_reward_rising_while_score_does_not_is_named_hacking():
+    r = result([20, 21, 19, 20, 20], [1, 5, 10, 20, 40],
+               {"speed": [1, 5, 10, 20, 40], "upright": [1, 1, 1, 1, 1.0001]}, 20, terminated=10)
+    assert kinds(r)[0] == "reward_hacking"
+    assert "rose" in findings(r)[0]["evidence"]
+
+
+def test_constant_dominant_and_negligible_components():
+    r = result([10, 20, 30], [10, 20, 30],
+               {"big": [100, 200, 300], "flat": [1, 1, 1], "tiny": [0.01, 0.02, 0.03]}, 30)
+    found = {(f["kind"], f.get("component")) for f in findings(r)}
+    assert ("dominant", "big") in found and ("constant", "flat") in found
+
+
+def test_reflection_lists_every_component_with_max_mean_min():
+    r = result([10, 20, 30], [1, 2, 3], {"up": [1, 2, 3], "c": [-1, -2, -3]}, 30)
+    text = reflect(r)
+    for name in ("up:", "c:", "task_score:", "episode_length:", "Max:", "Mean:", "Min:"):
+        assert name in text
+
+
+def test_selection_uses_task_success_not_the_candidates_reward():
+    a = result([1], [1000], {"x": [1000]}, 100)
+    b = result([1], [1], {"x": [1]}, 400)
+    assert selection_key(b) > selection_key(a)
+    assert selection_key({"status": "failed"}) < selection_key(a)

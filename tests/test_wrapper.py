@@ -1,0 +1,67 @@
+"""RewardVecEnv replaces the reward once per vector step and records scored episodes."""
+
+import numpy as np
+import pytest
+
+from text2reward.envs import load_spec
+from text2reward.program import RewardFault, RewardProgram
+from text2reward.training.trainer import make_vec_env
+from text2reward.training.wrapper import RewardVecEnv
+
+SPEC = load_spec("CartPole-v1")
+
+
+def wrapped(source, n=4):
+    program = RewardProgram.load(source)
+    return RewardVecEnv(make_vec_env(SPEC, {}, n, seed=0), SPEC, program, lambda ep: ep.env_return)
+
+
+def test_reward_comes_from_the_program_and_episodes_are_scored():
+    calls = []
+    env = wrapped("import numpy as np\ndef compute_reward(s, a, n):\n"
+                  "    r = 2.0 + n.cart_position * 0\n    return r, {'two': r}\n")
+    inner = env.program
+    env.program = lambda *args: (calls.append(1), inner(*args))[1]
+    env.reset()
+    for _ in range(60):
+        _, reward, _, _ = env.step(np.ones(4, dtype=int))  # always push right: falls fast
+        assert np.all(reward == 2.0)
+    assert len(calls) == 60  # one call per vector step, not per env
+    assert env.finished, "pushing right for 60 steps must end episodes"
+    ep = env.finished[0]
+    assert ep.terminated and not ep.truncated
+    assert ep.score == ep.env_return == ep.length
+    assert ep.components["two"] == pytest.approx(2.0 * ep.length)
+
+
+def test_terminal_state_is_the_real_last_state_not_the_reset_one():
+    seen = []
+
+    def spy(state, action, next_state):
+        seen.append(np.array(next_state.cart_position))
+        return np.zeros(len(action)), {}
+
+    env = RewardVecEnv(make_vec_env(SPEC, {}, 2, 0), SPEC, spy, lambda ep: 0.0)
+    env.reset()
+    for _ in range(60):
+        _, _, dones, infos = env.step(np.ones(2, dtype=int))
+        if dones.any():
+            i = int(np.flatnonzero(dones)[0])
+            assert seen[-1][i] == pytest.approx(infos[i]["terminal_observation"][0])
+            return
+    pytest.fail("no episode ended")
+
+
+def test_nan_reward_is_a_fault():
+    env = wrapped("import numpy as np\ndef compute_reward(s, a, n):\n"
+                  "    return np.log(n.cart_position * 0 - 1), {}\n")
+    env.reset()
+    with pytest.raises(RewardFault, match="NaN"):
+        env.step(np.ones(4, dtype=int))
+
+
+def test_wrong_shape_is_a_fault():
+    env = wrapped("def compute_reward(s, a, n):\n    return 1.0, {}\n")
+    env.reset()
+    with pytest.raises(RewardFault, match="shape"):
+        env.step(np.ones(4, dtype=int))
