@@ -30,6 +30,7 @@ class LiveView:
             transient=False,
         )
         self.rows: dict[tuple[int, int], Any] = {}
+        self.totals: dict[Any, int] = {}  # progress row -> training steps planned
 
     def __enter__(self) -> LiveView:
         self.progress.start()
@@ -52,11 +53,14 @@ class LiveView:
         elif kind == "status":
             row = self._row(event["round"], event["index"])
             fields = {"status": event["status"]}
+            if event["status"] == "trained" and row in self.totals:
+                fields["completed"] = self.totals[row]
             if event.get("score") is not None:
                 fields["score"] = _fmt(event["score"])
             self.progress.update(row, **fields)
         elif kind == "progress":
             row = self._row(event["round"], event["index"])
+            self.totals[row] = event["total"]
             self.progress.update(row, completed=event["step"], total=event["total"],
                                  sps=f"{event['sps']:.0f}", score=_fmt(event.get("score")))
         elif kind == "best":
