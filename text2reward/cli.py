@@ -17,7 +17,7 @@ from rich.console import Console  # noqa: E402
 
 from text2reward.errors import ProgramError, Text2RewardError  # noqa: E402
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 class CLIError(click.ClickException):
@@ -70,9 +70,7 @@ def main() -> None:
 def run(config_file, **options) -> None:
     """Design, verify, train and select reward programs for a task."""
     from text2reward.config import RunConfig, load_config_file
-    from text2reward.display import LiveView, summary_table
     from text2reward.errors import ConfigError
-    from text2reward.loop import Loop
     from text2reward.prepare import prepare
     from text2reward.store import RunStore, default_run_dir
 
@@ -87,14 +85,54 @@ def run(config_file, **options) -> None:
     out = Path(config.out) if config.out else default_run_dir(config.env, config.task)
     config.out = str(out)
     store = RunStore.create(out, config.to_dict())
+    _execute(config, setup, designer, store, None)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path())
+@domain_errors
+def resume(run_dir: str) -> None:
+    """Finish an interrupted run, reusing every finished proposal and training."""
+    from text2reward.config import RunConfig, field_names
+    from text2reward.prepare import prepare
+    from text2reward.resume import restore
+    from text2reward.store import RunStore
+
+    store = RunStore.open(Path(run_dir))
+    try:
+        raw = store.config()
+        config = RunConfig(**{k: v for k, v in raw.items() if k in field_names()})
+        setup, designer = prepare(config)
+        restored = restore(store.root)
+    except BaseException:
+        store.close()
+        raise
+    console.print(f"resuming {run_dir}: {restored.finished} finished candidates kept")
+    _execute(config, setup, designer, store, restored)
+
+
+def _execute(config, setup, designer, store, restored) -> None:
+    """Run the loop with the live view; Ctrl-C or SIGTERM stop cleanly and stay resumable."""
+    import signal
+
+    from text2reward.display import LiveView, summary_table
+    from text2reward.loop import Loop
+
+    out = store.root
+
+    def terminate(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate)
     console.print(f"run folder: {out}")
     try:
         with LiveView(console) as view:
-            summary = Loop(config, setup, designer, store, view).run()
+            summary = Loop(config, setup, designer, store, view).run(restored)
     except KeyboardInterrupt:
-        console.print(f"interrupted; finished work is kept in {out}")
+        console.print(f"interrupted; finished work is kept: text2reward resume {out}")
         sys.exit(130)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         store.close()
     console.print(summary_table(summary))
     best = summary["best"]
@@ -121,10 +159,13 @@ def _read_reward(path: str) -> str:
 @click.option("--env", "env_id", required=True, help="Gymnasium env id.")
 @click.option("--task", help="Curated task name (for env settings the task changes).")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.option("--explain", is_flag=True, help="Also list each sandbox layer and whether it is active.")
 @click.argument("file", type=click.Path())
 @domain_errors
-def check(env_id: str, task: str | None, as_json: bool, file: str) -> None:
+def check(env_id: str, task: str | None, as_json: bool, file: str, explain: bool = False) -> None:
     """Run the critics on a reward program: exit 0 accepted, 1 rejected, 2 bad input."""
+    if explain:
+        _explain_sandbox()
     from text2reward.critic.static import check_source
     from text2reward.envs.spec import check_env_id, load_spec
     from text2reward.training.executor import run_job
@@ -145,6 +186,10 @@ def check(env_id: str, task: str | None, as_json: bool, file: str) -> None:
         verdict = {"accepted": result.get("status") == "accepted", "stage": "runtime",
                    "findings": result.get("findings") or ([result["reason"]] if "reason" in result else []),
                    "warnings": result.get("warnings", []), "ms_per_call": result.get("ms_per_call")}
+        if explain and "sandbox" in result:
+            verdict["sandbox"] = result["sandbox"]
+            applied = ", ".join(f"{k} {'on' if v else 'OFF'}" for k, v in result["sandbox"].items())
+            click.echo(f"sandbox applied in the worker: {applied}", err=True)
     if as_json:
         click.echo(json.dumps(verdict, indent=1))
     elif verdict["accepted"]:
@@ -156,6 +201,17 @@ def check(env_id: str, task: str | None, as_json: bool, file: str) -> None:
         for f in verdict["findings"]:
             click.echo(f"  {f}")
     sys.exit(0 if verdict["accepted"] else 1)
+
+
+def _explain_sandbox() -> None:
+    """Print each isolation layer of the worker and whether it is active on this machine."""
+    from text2reward.critic.sandbox import layer_report
+
+    for name, (active, detail) in layer_report().items():
+        state = "active " if active else "MISSING"
+        click.echo(f"sandbox {state} {name}: {detail}", err=True)
+        if not active:
+            click.echo(f"warning: sandbox layer {name} is not available here", err=True)
 
 
 def _task(spec, name: str | None):

@@ -22,7 +22,8 @@ from text2reward.envs.spec import EnvSpec, Task
 from text2reward.errors import WorkFailed
 from text2reward.program import code_hash
 from text2reward.store import RunStore
-from text2reward.training.executor import run_job
+from text2reward.resume import Restored
+from text2reward.training.executor import kill_all, run_job
 from text2reward.training.job import Job
 
 Observer = Callable[[dict[str, Any]], None]
@@ -56,16 +57,21 @@ class Loop:
         self.seen: dict[str, dict[str, Any]] = {}  # code hash -> result, to skip duplicates
         self._lock = threading.Lock()
         self.started = time.time()
+        self.stopping = False  # set on interruption: unfinished candidates are not recorded
 
     # -- the rounds ---------------------------------------------------------------------------
-    def run(self) -> dict[str, Any]:
-        feedback: Feedback | None = None
+    def run(self, restored: Restored | None = None) -> dict[str, Any]:
+        """Run every round; with ``restored`` (from resume), finished work is reused, not redone."""
+        restored = restored or Restored()
+        self._adopt(restored)
+        feedback: Feedback | None = self._feedback()
         for r in range(self.config.rounds):
             ctx = DesignContext(self.setup.spec, self.config.task, self.setup.task, r, feedback,
                                 self.config.seed)
             self.observe({"event": "round", "round": r, "rounds": self.config.rounds})
-            candidates = self._propose(ctx)
-            records = self._evaluate_round(ctx, candidates)
+            candidates = restored.proposals.get(r) or self._propose(ctx)
+            done = restored.records.get(r, {})
+            records = self._evaluate_round(ctx, candidates, done)
             self.rounds.append({"round": r, "candidates": records})
             self._write_summary("running")
             feedback = self._feedback() or feedback
@@ -75,20 +81,50 @@ class Loop:
             raise WorkFailed(f"no candidate could be trained; see {self.store.root / 'summary.json'}")
         return summary
 
+    def _adopt(self, restored: Restored) -> None:
+        """Take over the finished work of an earlier, interrupted process."""
+        self.usage.update(restored.usage)
+        for r, records in sorted(restored.records.items()):
+            for record in records.values():
+                result = record["_result"]
+                if record.get("code_hash") and not record.get("duplicate_of"):
+                    self.seen.setdefault(record["code_hash"], result)
+                if result.get("status") == "trained" and not record.get("duplicate_of") and (
+                    self.best is None or selection_key(result) > selection_key(self.best["_result"])
+                ):
+                    self.best = {"round": r, **record}
+        remember = getattr(self.designer, "remember", None)
+        for candidates in restored.proposals.values():
+            for cand in candidates:
+                if remember:
+                    remember(cand)
+
     def _propose(self, ctx: DesignContext) -> list[Candidate]:
         for attempt in range(PROPOSAL_RETRIES + 1):
             candidates, exchanges = self.designer.propose(ctx, self.config.samples)
             self._record_exchanges(ctx.round, exchanges)
             if any(c.source for c in candidates):
-                return candidates
+                break
             self.store.journal({"event": "round_failed", "round": ctx.round, "attempt": attempt,
                                 "errors": [c.error for c in candidates]})
+        self.store.journal({"event": "proposed", "round": ctx.round,
+                            "candidates": [asdict(c) for c in candidates]})
         return candidates
 
-    def _evaluate_round(self, ctx: DesignContext, candidates: list[Candidate]) -> list[dict]:
-        with ThreadPoolExecutor(max_workers=self.config.workers) as pool:
-            futures = [pool.submit(self._pipeline, ctx, i, c) for i, c in enumerate(candidates)]
-            return [f.result() for f in futures]
+    def _evaluate_round(self, ctx: DesignContext, candidates: list[Candidate],
+                        done: dict[int, dict[str, Any]]) -> list[dict]:
+        pool = ThreadPoolExecutor(max_workers=self.config.workers)
+        futures = {i: pool.submit(self._pipeline, ctx, i, c)
+                   for i, c in enumerate(candidates) if i not in done}
+        try:
+            fresh = {i: f.result() for i, f in futures.items()}
+        except BaseException:  # Ctrl-C or SIGTERM: stop workers, record nothing half-done
+            self.stopping = True
+            kill_all()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        return [done[i] if i in done else fresh[i] for i in range(len(candidates))]
 
     # -- one candidate ------------------------------------------------------------------------
     def _pipeline(self, ctx: DesignContext, index: int, cand: Candidate) -> dict[str, Any]:
@@ -157,6 +193,8 @@ class Loop:
                    timeout_s=c.train_timeout_s if kind == "train" else 60.0)
 
     def _finish(self, r: int, index: int, record: dict, result: dict) -> dict[str, Any]:
+        if self.stopping:
+            return record  # interrupted mid-candidate: resume redoes it from the start
         final = result.get("eval", {})
         record.update(
             status=result.get("status"), reason=result.get("reason"),

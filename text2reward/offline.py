@@ -125,6 +125,11 @@ class OfflineDesigner:
                                         origin=origin if how == "parent" else "offline:mutation"))
         return candidates, []
 
+    def remember(self, candidate: Candidate) -> None:
+        """Note a candidate proposed by an earlier process (resume), so it is not proposed again."""
+        if candidate.params:
+            self._proposed.add(tuple(sorted(candidate.params.items())))
+
     def _novel(self, family: Family, parent: dict[str, float], rng: np.random.Generator,
                first: bool) -> tuple[dict[str, float], str]:
         """The parent itself if new (first slot only), else a mutation not proposed before."""

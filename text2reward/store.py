@@ -59,6 +59,21 @@ class RunStore:
         atomic_write(root / "command.txt", shlex.join(config.get("command") or []) + "\n")
         return store
 
+    @classmethod
+    def open(cls, root: Path) -> RunStore:
+        """Open an existing run folder for more work, locked against a second process."""
+        if not (root / "config.json").is_file():
+            raise UsageError(f"{root} is not a text2reward run folder (no config.json)")
+        store = cls(root)
+        store.lock()
+        return store
+
+    def config(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.root / "config.json").read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UsageError(f"{self.root / 'config.json'} is unreadable: {exc}") from None
+
     def lock(self) -> None:
         fh = open(self.root / ".lock", "a+")
         try:

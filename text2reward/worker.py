@@ -51,25 +51,44 @@ def _run(job) -> dict[str, Any]:
         from text2reward.training.trainer import train
     else:
         from text2reward.critic.runtime import runtime_check
-    lock_down(cpu_seconds=int(job.timeout_s) + 30)
+    # Everything is imported; from here on the process is locked down (rlimits, Landlock,
+    # capabilities, seccomp), then the candidate is loaded.
+    applied = lock_down(cpu_seconds=int(job.timeout_s) + 30, scratch=job.out_dir)
+    sandbox = {"sandbox": applied}
     try:
         program = RewardProgram.load(source, "<reward>")
     except RejectedProgram as exc:
-        return {"status": "rejected", "findings": [str(f) for f in exc.findings]}
+        return {"status": "rejected", "findings": [str(f) for f in exc.findings], **sandbox}
     if job.kind == "check":
         verdict = runtime_check(spec, program, preset["env_kwargs"], seed=job.seed)
-        return {"status": "accepted" if verdict.accepted else "rejected", **verdict.as_dict()}
+        return {"status": "accepted" if verdict.accepted else "rejected", **verdict.as_dict(),
+                **sandbox}
     try:
         metrics = train(spec, program, scorer, preset, Path(job.out_dir), seed=job.seed,
                         device=job.device, emit=emit)
     except RewardFault as exc:
-        return {"status": "failed", "reason": f"reward failed during training: {exc}"}
+        return {"status": "failed", "reason": f"reward failed during training: {exc}", **sandbox}
     return {"status": "trained", "threshold": scorer.threshold, "score_kind": scorer.kind,
-            "metric": scorer.metric, **metrics}
+            "metric": scorer.metric, **metrics, **sandbox}
+
+
+def die_with_parent() -> None:
+    """Ask Linux to kill this worker when the run that started it dies (even by kill -9)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def main(argv: list[str]) -> int:
     from text2reward.training.job import Job
+
+    die_with_parent()
 
     job = Job.from_file(argv[1])
     out_dir = Path(job.out_dir)

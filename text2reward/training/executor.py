@@ -14,10 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from text2reward.critic.sandbox import worker_environment
+from text2reward.critic.sandbox import worker_environment, wrap_command
 from text2reward.training.job import Job
 
 OnEvent = Callable[[dict[str, Any]], None]
+_live: set[subprocess.Popen] = set()  # running workers, so an interrupted run can stop them all
+_live_lock = threading.Lock()
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -25,6 +27,14 @@ def _kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def kill_all() -> None:
+    """Kill every running worker's process group (on Ctrl-C or SIGTERM of the run)."""
+    with _live_lock:
+        procs = list(_live)
+    for proc in procs:
+        _kill_group(proc)
 
 
 def run_job(job: Job, on_event: OnEvent = lambda e: None) -> dict[str, Any]:
@@ -45,10 +55,12 @@ def run_job(job: Job, on_event: OnEvent = lambda e: None) -> dict[str, Any]:
     start = time.perf_counter()
     with open(out_dir / "worker.log", "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "text2reward.worker", str(job_path)],
+            wrap_command([sys.executable, "-m", "text2reward.worker", str(job_path)], out_dir),
             cwd=out_dir, env=worker_environment(out_dir), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=log, start_new_session=True,
         )
+        with _live_lock:
+            _live.add(proc)
         timer = threading.Timer(job.timeout_s, _kill_group, args=(proc,))
         timer.start()
         try:
@@ -61,6 +73,8 @@ def run_job(job: Job, on_event: OnEvent = lambda e: None) -> dict[str, Any]:
         finally:
             timer.cancel()
             _kill_group(proc)  # nothing the worker started may outlive it
+            with _live_lock:
+                _live.discard(proc)
     return _collect(job, out_dir, proc.returncode, time.perf_counter() - start)
 
 

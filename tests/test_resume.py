@@ -1,0 +1,92 @@
+"""Runs survive kill -9 and Ctrl-C: `resume` finishes them without redoing or losing work."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from test_cli import t2r
+
+from text2reward.store import RunStore
+
+ARGS = ["--env", "CartPole-v1", "--task", "balance", "--model", "offline", "--samples", "2",
+        "--rounds", "3", "--timesteps", "3000"]
+
+
+def start_run(out: Path) -> subprocess.Popen:
+    exe = Path(sys.executable).with_name("text2reward")
+    return subprocess.Popen([str(exe), "run", *ARGS, "--out", str(out)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def wait_for_candidates(out: Path, count: int, proc: subprocess.Popen, timeout: float = 240) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        journal = out / "journal.jsonl"
+        if journal.exists() and journal.read_text().count('"event": "candidate"') >= count:
+            return
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        time.sleep(0.2)
+    raise AssertionError("the run made no progress")
+
+
+def live_workers(out: Path) -> int:
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return sum(1 for line in ps.splitlines() if "text2reward.worker" in line and str(out) in line)
+
+
+def test_kill_9_after_the_first_round_then_resume_keeps_every_candidate_once(tmp_path):
+    out = tmp_path / "run"
+    proc = start_run(out)
+    wait_for_candidates(out, 2, proc)
+    first = {p: p.stat().st_mtime_ns for p in (out / "rounds" / "r00").glob("c*/result.json")}
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.5)
+    assert live_workers(out) == 0, "workers must die with their run"
+
+    resumed = t2r("resume", str(out))
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "finished"
+    assert [[c["index"] for c in r["candidates"]] for r in summary["rounds"]] == [[0, 1]] * 3
+    assert all(c["status"] == "trained" for r in summary["rounds"] for c in r["candidates"])
+    # round 0 was finished before the kill: reused, not trained again
+    assert {p: p.stat().st_mtime_ns for p in first} == first
+    assert "2 finished candidates kept" in resumed.stderr
+
+
+def test_ctrl_c_stops_cleanly_and_the_run_is_resumable(tmp_path):
+    out = tmp_path / "run"
+    proc = start_run(out)
+    wait_for_candidates(out, 1, proc)
+    os.kill(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    assert live_workers(out) == 0
+    summary = json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else None
+    assert summary is None or summary["status"] == "running"
+    resumed = t2r("resume", str(out))
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert sum(len(r["candidates"]) for r in summary["rounds"]) == 6
+
+
+def test_a_second_process_on_the_same_run_is_refused(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps({"env": "CartPole-v1", "task": "balance"}))
+    holder = RunStore.open(out)
+    try:
+        proc = t2r("resume", str(out))
+    finally:
+        holder.close()
+    assert proc.returncode == 2
+    assert "another text2reward process is using" in proc.stderr
+
+
+def test_resume_of_a_folder_that_is_not_a_run_is_bad_input(tmp_path):
+    proc = t2r("resume", str(tmp_path))
+    assert proc.returncode == 2 and "not a text2reward run folder" in proc.stderr
