@@ -21,7 +21,7 @@ def test_reward_rising_while_score_does_not_is_named_hacking():
     r = result([20, 21, 19, 20, 20], [1, 5, 10, 20, 40],
                {"speed": [1, 5, 10, 20, 40], "upright": [1, 1, 1, 1, 1.0001]}, 20, terminated=10)
     assert kinds(r)[0] == "reward_hacking"
-    assert "rose" in findings(r)[0]["evidence"]
+    assert "went from 1 to 40" in findings(r)[0]["evidence"]
 
 
 def test_constant_dominant_and_negligible_components():

@@ -11,18 +11,20 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from text2reward.analysis.prescreen import judge, spearman
 from text2reward.analysis.reflection import findings, reflect, selection_key
+from text2reward.analysis.trajectories import TrajectoryPool, load_episodes, save_episodes
 from text2reward.critic.sandbox import layers
 from text2reward.critic.static import check_source
 from text2reward.designer import Candidate, DesignContext, Designer, Exchange, Feedback
 from text2reward.envs.spec import EnvSpec, Task
 from text2reward.errors import WorkFailed
-from text2reward.program import code_hash
+from text2reward.program import RewardProgram, code_hash
 from text2reward.store import RunStore
-from text2reward.resume import Restored
+from text2reward.resume import Restored, read_journal
 from text2reward.training.executor import kill_all, run_job
 from text2reward.training.job import Job
 
@@ -53,11 +55,22 @@ class Loop:
         self.observe = observe
         self.rounds: list[dict[str, Any]] = []
         self.best: dict[str, Any] | None = None
-        self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "requests": 0}
+        self.usage = _zero_usage()
+        self.round_usage: dict[int, dict[str, Any]] = {}  # LLM usage per round
+        self.stop_reason: str | None = None  # set when --budget-usd / --max-total-tokens is reached
+        self.round_bests: list[Feedback | None] = []  # each round's own best, for --history
+        self._analyses: dict[str, str] = {}  # code hash -> the LLM's analysis (--llm-analysis)
+        attach = getattr(designer, "attach", None)
+        if attach:
+            attach(store.root)  # the LLM designer records requests into llm/requests.jsonl
         self.seen: dict[str, dict[str, Any]] = {}  # code hash -> result, to skip duplicates
         self._lock = threading.Lock()
         self.started = time.time()
         self.stopping = False  # set on interruption: unfinished candidates are not recorded
+        use_pool = setup.threshold is not None and getattr(config, "prescreen", True)
+        self.pool = TrajectoryPool(setup.threshold) if use_pool else None
+        self.prescreen = {"rejections": 0, "trainings_saved": 0}
+        self._shared: dict[str, Any] | None = None  # this round's frozen pool snapshot
 
     # -- the rounds ---------------------------------------------------------------------------
     def run(self, restored: Restored | None = None) -> dict[str, Any]:
@@ -66,15 +79,21 @@ class Loop:
         self._adopt(restored)
         feedback: Feedback | None = self._feedback()
         for r in range(self.config.rounds):
+            if self._budget_reached():
+                break  # stop cleanly: every finished round is kept, the best so far wins
             ctx = DesignContext(self.setup.spec, self.config.task, self.setup.task, r, feedback,
-                                self.config.seed)
+                                self.config.seed, self._history(feedback))
             self.observe({"event": "round", "round": r, "rounds": self.config.rounds})
             candidates = restored.proposals.get(r) or self._propose(ctx)
             done = restored.records.get(r, {})
+            self._shared = self._freeze_pool(r)
             records = self._evaluate_round(ctx, candidates, done)
             self.rounds.append({"round": r, "candidates": records})
+            self.round_bests.append(_round_best(records))
             self._write_summary("running")
             feedback = self._feedback() or feedback
+            if r + 1 < self.config.rounds:
+                feedback = self._analysed(ctx, feedback)
         status = "finished" if self.best else "failed"
         summary = self._write_summary(status)
         if self.best is None:
@@ -84,11 +103,18 @@ class Loop:
     def _adopt(self, restored: Restored) -> None:
         """Take over the finished work of an earlier, interrupted process."""
         self.usage.update(restored.usage)
+        if restored.proposals:  # per-round usage and request counts, from the same journal
+            self.usage = _zero_usage()
+            for event in read_journal(self.store.root):
+                if event.get("event") == "llm":
+                    self._count_usage(event.get("round"), event.get("usage") or {})
         for r, records in sorted(restored.records.items()):
             for record in records.values():
                 result = record["_result"]
                 if record.get("code_hash") and not record.get("duplicate_of"):
                     self.seen.setdefault(record["code_hash"], result)
+                if result.get("status") == "trained" and not record.get("duplicate_of"):
+                    self._add_to_pool(r, record["index"])
                 if result.get("status") == "trained" and not record.get("duplicate_of") and (
                     self.best is None or selection_key(result) > selection_key(self.best["_result"])
                 ):
@@ -101,6 +127,8 @@ class Loop:
 
     def _propose(self, ctx: DesignContext) -> list[Candidate]:
         for attempt in range(PROPOSAL_RETRIES + 1):
+            if attempt and self._budget_reached():
+                break  # the failed samples stay the round's candidates
             candidates, exchanges = self.designer.propose(ctx, self.config.samples)
             self._record_exchanges(ctx.round, exchanges)
             if any(c.source for c in candidates):
@@ -162,9 +190,10 @@ class Loop:
                                 "attempt": attempt, **verdict})
             self.store.write_json(rel / "critic.json", record["attempts"])
             if verdict["accepted"]:
+                cand = self._self_critique(ctx, index, cand, record)
                 self.store.write_text(rel / "program.py", cand.source)
                 return cand
-            if attempt == self.config.repairs:
+            if attempt == self.config.repairs or self._budget_reached():
                 return None
             cand, exchanges = self.designer.repair(ctx, cand, verdict["error"])
             self._record_exchanges(ctx.round, exchanges, index)
@@ -178,10 +207,15 @@ class Loop:
         if static:
             return {"accepted": False, "stage": "static",
                     "error": "\n".join(str(f) for f in static)}
-        result = run_job(self._job("check", folder, name))
+        job = self._job("check", folder, name)
+        job.pool_path = self._shared["path"] if self._shared else None
+        result = run_job(job)
         if result.get("status") == "accepted":
-            return {"accepted": True, "stage": "runtime", "warnings": result.get("warnings", []),
-                    "ms_per_call": result.get("ms_per_call")}
+            verdict = {"accepted": True, "stage": "runtime", "warnings": result.get("warnings", []),
+                       "ms_per_call": result.get("ms_per_call")}
+            if "pool_returns" in result and self._shared:
+                verdict.update(self._prescreen(result["pool_returns"]))
+            return verdict
         error = "\n".join(result.get("findings", [])) or result.get("reason", "unknown failure")
         return {"accepted": False, "stage": "runtime", "error": error}
 
@@ -209,6 +243,8 @@ class Loop:
         self.store.journal({"event": "candidate", "round": r,
                             **{k: v for k, v in record.items() if k not in ("_result", "source")}})
         self._status(r, index, record["status"], score=record["score"])
+        if result.get("status") == "trained" and not result.get("duplicate_of"):
+            self._add_to_pool(r, index)
         with self._lock:
             if result.get("status") == "trained" and not result.get("duplicate_of") and (
                 self.best is None or selection_key(result) > selection_key(self.best["_result"])
@@ -218,6 +254,49 @@ class Loop:
                 self.store.save_best(record["source"], folder / "policy.zip")
                 self.observe({"event": "best", "round": r, "index": index, "score": record["score"]})
         return record
+
+    # -- stored episodes: pre-screen and reward comparison ----------------------------------
+    def _add_to_pool(self, r: int, index: int) -> None:
+        if self.pool is None:
+            return
+        episodes = load_episodes(self.store.root / "rounds" / f"r{r:02d}" / f"c{index:02d}" / "episodes.npz")
+        with self._lock:
+            self.pool.add(episodes)
+
+    def _freeze_pool(self, r: int) -> dict[str, Any] | None:
+        """The episodes every candidate of round ``r`` is judged on (same batch for all)."""
+        if self.pool is None or not self.pool.ready:
+            return None
+        episodes, labels = self.pool.episodes(), self.pool.labels()
+        path = self.store.root / "prescreen" / f"pool_r{r:02d}.npz"
+        path.parent.mkdir(exist_ok=True)
+        save_episodes(path, episodes)
+        return {"path": str(path), "episodes": episodes, "labels": labels,
+                "expert": self._expert_returns(episodes)}
+
+    def _expert_returns(self, episodes: list[dict[str, Any]]) -> list[float] | None:
+        task = self.setup.task
+        if task is None or not task.expert_path.exists():
+            return None
+        from text2reward.critic.runtime import trajectory_returns
+
+        expert = RewardProgram.load(task.expert_path.read_text(), str(task.expert_path))
+        return trajectory_returns(self.setup.spec, expert, episodes)
+
+    def _prescreen(self, returns: list[float]) -> dict[str, Any]:
+        shared = self._shared
+        verdict = judge(returns, shared["episodes"], shared["labels"])
+        scores = [e["score"] for e in shared["episodes"]]
+        correlation = {"success": spearman(returns, scores),
+                       "expert": spearman(returns, shared["expert"]) if shared["expert"] else None}
+        out: dict[str, Any] = {"prescreen": {k: v for k, v in verdict.items() if k != "message"},
+                               "correlation": correlation}
+        if not verdict["passed"]:
+            with self._lock:
+                self.prescreen["rejections"] += 1
+                self.prescreen["trainings_saved"] += 1
+            out.update(accepted=False, stage="prescreen", error=verdict["message"])
+        return out
 
     # -- between rounds -----------------------------------------------------------------------
     def _feedback(self) -> Feedback | None:
@@ -229,11 +308,91 @@ class Loop:
 
     def _record_exchanges(self, r: int, exchanges: list[Exchange], index: int | None = None) -> None:
         for ex in exchanges:
-            with self._lock:
-                self.usage["requests"] += 1
-                for key in ("prompt_tokens", "completion_tokens", "cost_usd"):
-                    self.usage[key] += ex.usage.get(key) or 0
+            self._count_usage(r, ex.usage)
             self.store.journal({"event": "llm", "round": r, "index": index, **asdict(ex)})
+
+    def _count_usage(self, r: int | None, usage: dict[str, Any]) -> None:
+        """Add one exchange's usage to the run's and its round's totals."""
+        with self._lock:
+            totals = [self.usage]
+            if r is not None:
+                totals.append(self.round_usage.setdefault(r, _zero_usage()))
+            for total in totals:
+                _add_usage(total, usage)
+
+    # -- LLM budget, history, self-critique and analysis ------------------------------------
+    def _budget_reached(self) -> bool:
+        """True once --budget-usd or --max-total-tokens is reached (checked before each new
+        LLM request and each new round; work in flight finishes)."""
+        c, u = self.config, self.usage
+        budget, max_tokens = getattr(c, "budget_usd", None), getattr(c, "max_total_tokens", None)
+        with self._lock:
+            if self.stop_reason is not None:
+                return True
+            tokens = u["prompt_tokens"] + u["completion_tokens"]
+            if budget is not None and u["cost_usd"] >= budget:
+                self.stop_reason = f"budget_usd reached ({u['cost_usd']:.4g} of {budget:g})"
+            elif max_tokens is not None and tokens >= max_tokens:
+                self.stop_reason = f"max_total_tokens reached ({tokens} of {max_tokens})"
+            else:
+                return False
+        self.store.journal({"event": "stopped", "reason": self.stop_reason})
+        self.observe({"event": "stopped", "reason": self.stop_reason})
+        return True
+
+    def _history(self, feedback: Feedback | None) -> list[Feedback]:
+        """The best programs of earlier rounds (oldest first) besides the best so far, for a
+        history length H > 1: at most H - 1 of them."""
+        keep = getattr(self.config, "history", 1) - 1
+        if feedback is None or keep < 1:
+            return []
+        earlier, seen = [], {feedback.source}
+        for fb in reversed(self.round_bests):
+            if fb is not None and fb.source not in seen and len(earlier) < keep:
+                earlier.append(fb)
+                seen.add(fb.source)
+        return earlier[::-1]
+
+    def _self_critique(self, ctx: DesignContext, index: int, cand: Candidate,
+                       record: dict) -> Candidate:
+        """--llm-critique: the model reviews an accepted program against the task; a revision
+        replaces it only if the critics accept the revision too."""
+        critique = getattr(self.designer, "critique", None)
+        if not (getattr(self.config, "llm_critique", False) and critique) or self._budget_reached():
+            return cand
+        revised, exchanges = critique(ctx, cand)
+        self._record_exchanges(ctx.round, exchanges, index)
+        note: dict[str, Any] = {"revised": revised is not None, "kept": "original"}
+        if revised is not None:
+            verdict = self._verdict(revised, self.store.candidate_dir(ctx.round, index),
+                                    "critique.py")
+            note["verdict"] = verdict
+            if verdict["accepted"]:
+                cand, note["kept"] = revised, "revised"
+        record["critique"] = note
+        self.store.journal({"event": "critique", "round": ctx.round, "index": index, **note})
+        return cand
+
+    def _analysed(self, ctx: DesignContext, feedback: Feedback | None) -> Feedback | None:
+        """--llm-analysis: append the model's analysis of the best program's training to its
+        reflection (one request per new best)."""
+        analyse = getattr(self.designer, "analyse", None)
+        if feedback is None or not (getattr(self.config, "llm_analysis", False) and analyse):
+            return feedback
+        key = code_hash(feedback.source)
+        if key not in self._analyses:
+            if self._budget_reached():
+                return feedback
+            text, exchanges = analyse(ctx, feedback)
+            self._record_exchanges(ctx.round, exchanges)
+            self._analyses[key] = text
+            self.store.journal({"event": "analysis", "round": ctx.round, "code_hash": key,
+                                "text": text})
+        text = self._analyses[key]
+        if not text:
+            return feedback
+        return replace(feedback, reflection=f"{feedback.reflection}\n\nAn analysis of this "
+                                            f"training (written by a model):\n{text}")
 
     def _status(self, r: int, index: int, status: str, **extra: Any) -> None:
         self.observe({"event": "status", "round": r, "index": index, "status": status, **extra})
@@ -249,11 +408,47 @@ class Loop:
             "model": self.config.model,
             "success": {"kind": s.score_kind, "metric": s.metric, "threshold": s.threshold},
             "sandbox": layers(),
-            "rounds": [{"round": r["round"], "candidates": [public(c) for c in r["candidates"]]}
+            "rounds": [{"round": r["round"], "candidates": [public(c) for c in r["candidates"]],
+                        "usage": dict(self.round_usage.get(r["round"]) or _zero_usage())}
                        for r in self.rounds],
             "best": public(self.best) if self.best else None,
             "usage": dict(self.usage),
+            "stopped": self.stop_reason,
+            "prescreen": dict(self.prescreen),
             "wall_time_s": time.time() - self.started,
         }
         self.store.write_json("summary.json", summary)
         return summary
+
+
+def _zero_usage() -> dict[str, Any]:
+    return {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "requests": 0,
+            "unpriced_requests": 0, "cached_requests": 0, "replayed_requests": 0}
+
+
+def _add_usage(total: dict[str, Any], usage: dict[str, Any]) -> None:
+    """Add one exchange: served (cached/replayed) ones cost nothing; unpriced ones count 0."""
+    total["requests"] += 1
+    for key in ("prompt_tokens", "completion_tokens", "cost_usd"):
+        total[key] += usage.get(key) or 0
+    if usage.get("replayed"):
+        total["replayed_requests"] += 1
+    elif usage.get("cached"):
+        total["cached_requests"] += 1
+    elif usage.get("priced") is False:
+        total["unpriced_requests"] += 1
+
+
+def _round_best(records: list[dict[str, Any]]) -> Feedback | None:
+    """A round's own best trained program with its reflection (for --history)."""
+    best = None
+    for rec in records:
+        result = rec.get("_result") or {}
+        if result.get("status") == "trained" and not rec.get("duplicate_of") and rec.get("source") \
+                and (best is None or selection_key(result) > selection_key(best["_result"])):
+            best = rec
+    if best is None:
+        return None
+    result = best["_result"]
+    return Feedback(source=best["source"], reflection=reflect(result), findings=findings(result),
+                    params=best.get("params"))

@@ -50,7 +50,10 @@ def _run(job) -> dict[str, Any]:
 
         from text2reward.training.trainer import train
     else:
-        from text2reward.critic.runtime import runtime_check
+        from text2reward.analysis.trajectories import load_episodes
+        from text2reward.critic.runtime import runtime_check, trajectory_returns
+
+        episodes = load_episodes(Path(job.pool_path)) if job.pool_path else []
     # Everything is imported; from here on the process is locked down (rlimits, Landlock,
     # capabilities, seccomp), then the candidate is loaded.
     applied = lock_down(cpu_seconds=int(job.timeout_s) + 30, scratch=job.out_dir)
@@ -61,8 +64,15 @@ def _run(job) -> dict[str, Any]:
         return {"status": "rejected", "findings": [str(f) for f in exc.findings], **sandbox}
     if job.kind == "check":
         verdict = runtime_check(spec, program, preset["env_kwargs"], seed=job.seed)
-        return {"status": "accepted" if verdict.accepted else "rejected", **verdict.as_dict(),
-                **sandbox}
+        result = {"status": "accepted" if verdict.accepted else "rejected", **verdict.as_dict(),
+                  **sandbox}
+        if verdict.accepted and episodes:
+            try:
+                result["pool_returns"] = trajectory_returns(spec, program, episodes)
+            except Exception as exc:  # untrusted: a failure on stored episodes is a rejection
+                result.update(status="rejected", accepted=False,
+                              findings=[f"on stored episodes: {type(exc).__name__}: {exc}"])
+        return result
     try:
         metrics = train(spec, program, scorer, preset, Path(job.out_dir), seed=job.seed,
                         device=job.device, emit=emit)

@@ -38,6 +38,27 @@ def _trend(values: list[float]) -> float:
     return float(np.corrcoef(np.arange(len(values)), values)[0, 1])
 
 
+def _hacking(snaps: list[dict[str, Any]], scores: list[float], rewards: list[float]) -> str | None:
+    """Evidence that the policy optimises the reward against the task, or None.
+
+    Reward hacking shows as the reward (per episode or per step) rising while the task score
+    does not, or the task score falling while the reward holds.
+    """
+    lengths = _series(snaps, "length")
+    if len(scores) < 3 or len(rewards) != len(scores) or len(lengths) != len(scores):
+        return None
+    per_step = [r / max(n, 1.0) for r, n in zip(rewards, lengths)]
+    score_trend = _trend(scores)
+    for name, series in (("episode reward", rewards), ("per-step reward", per_step)):
+        rising = _trend(series) > 0.6 and score_trend < 0.2
+        holding = score_trend < -0.5 and _trend(series) > -0.2
+        if rising or holding:
+            return (f"{name} went from {series[0]:.3g} to {series[-1]:.3g} "
+                    f"(trend {_trend(series):+.2f}) while the task score went from "
+                    f"{scores[0]:.3g} to {scores[-1]:.3g} (trend {score_trend:+.2f})")
+    return None
+
+
 def findings(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Ranked findings (most important first), each with its evidence."""
     out: list[dict[str, Any]] = []
@@ -50,9 +71,9 @@ def findings(result: dict[str, Any]) -> list[dict[str, Any]]:
     scores = _series(snaps, "score")
     rewards = _series(snaps, "reward_return")
     solved = threshold is not None and final.get("score", -np.inf) >= threshold
-    if not solved and _trend(rewards) > 0.6 and _trend(scores) < 0.2 and len(scores) >= 3:
-        out.append({"kind": "reward_hacking", "evidence": f"episode reward rose (trend "
-                    f"{_trend(rewards):+.2f}) while the task score did not ({_trend(scores):+.2f})"})
+    hacking = _hacking(snaps, scores, rewards)
+    if not solved and hacking:
+        out.append({"kind": "reward_hacking", "evidence": hacking})
     if threshold is not None and scores and max(scores) >= threshold and not solved:
         out.append({"kind": "unstable", "evidence": f"training reached score {max(scores):.3g} "
                     f"(>= {threshold:g}) but the final policy scores {final.get('score', 0):.3g}"})

@@ -113,3 +113,13 @@ def runtime_check(spec: EnvSpec, program: RewardProgram, env_kwargs: dict, seed:
                                 f"{len(batches)} batches; fine if they combine otherwise")
     verdict.accepted = not verdict.findings
     return verdict
+
+
+def trajectory_returns(spec: EnvSpec, program: RewardProgram, episodes: list[dict]) -> list[float]:
+    """The program's return on each stored episode: one batched call per episode."""
+    returns = []
+    for ep in episodes:
+        obs = ep["obs"]
+        reward, _ = _call(spec, program, obs[:-1], ep["actions"], obs[1:])
+        returns.append(float(np.sum(reward)))
+    return returns

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +38,19 @@ def kill_all() -> None:
         _kill_group(proc)
 
 
+def _inside(out_dir: Path, path: str | None, name: str) -> str | None:
+    """The absolute path of a file the worker reads, copied into its scratch dir if outside
+    (the worker may see nothing else of the filesystem)."""
+    if path is None:
+        return None
+    source = Path(path).resolve()
+    if source.parent == out_dir:
+        return str(source)
+    target = out_dir / f"input-{name}{''.join(source.suffixes)}"
+    shutil.copyfile(source, target)
+    return str(target)
+
+
 def run_job(job: Job, on_event: OnEvent = lambda e: None) -> dict[str, Any]:
     """Run ``job`` in a fresh locked-down worker and return its result.
 
@@ -46,8 +60,9 @@ def run_job(job: Job, on_event: OnEvent = lambda e: None) -> dict[str, Any]:
     out_dir = Path(job.out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     job = dataclasses.replace(
-        job, out_dir=str(out_dir), program_path=str(Path(job.program_path).resolve()),
-        success_path=str(Path(job.success_path).resolve()) if job.success_path else None,
+        job, out_dir=str(out_dir), program_path=_inside(out_dir, job.program_path, "program"),
+        success_path=_inside(out_dir, job.success_path, "success"),
+        pool_path=_inside(out_dir, job.pool_path, "pool"),
     )
     (out_dir / "result.json").unlink(missing_ok=True)
     job_path = out_dir / "job.json"

@@ -24,6 +24,7 @@ class Job:
     device: str = "auto"
     hyperparams: dict[str, Any] = field(default_factory=dict)
     timeout_s: float = 1800.0
+    pool_path: str | None = None  # stored episodes (.npz) to score with the program (check)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)

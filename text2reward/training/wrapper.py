@@ -7,6 +7,7 @@ env's termination: a reward cannot change what counts as success.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +60,7 @@ class RewardVecEnv(VecEnvWrapper):
         self._prev_obs: np.ndarray | None = None
         self._actions: np.ndarray | None = None
         self._traces = [_Trace() for _ in range(self.num_envs)]
+        self.recent_raw: deque[dict[str, Any]] = deque(maxlen=4)  # last episodes, raw arrays
 
     def reset(self) -> np.ndarray:
         obs = self.venv.reset()
@@ -114,8 +116,11 @@ class RewardVecEnv(VecEnvWrapper):
             terminated=not truncated,
             truncated=truncated,
         )
+        score = float(self.score_fn(episode))
+        self.recent_raw.append({"obs": episode.features["obs"], "actions": episode.actions,
+                                "score": score, "terminated": not truncated})
         return EpisodeStats(
-            score=float(self.score_fn(episode)),
+            score=score,
             length=episode.length,
             env_return=episode.env_return,
             reward_return=trace.reward,
