@@ -49,10 +49,32 @@ class RunConfig:
     """Completion token limit per sample."""
     llm_timeout_s: float = 120.0
     """Seconds before an LLM request is abandoned and retried."""
+    history: int = 1
+    """Rounds of feedback the LLM sees: 1 is Eureka's (the best program so far and its
+    reflection); H > 1 also shows the best programs of the H-1 rounds before, oldest first."""
+    budget_usd: float | None = None
+    """Stop cleanly (before the next LLM request or round) once the run has spent this much."""
+    max_total_tokens: int | None = None
+    """Stop cleanly (before the next LLM request or round) once prompt + completion tokens
+    reach this."""
+    replay: str | None = None
+    """A run folder whose llm/requests.jsonl answers every request: no network at all."""
+    cache: bool = True
+    """Serve identical temperature-0 requests from the user-level cache instead of paying twice."""
+    cache_dir: str | None = None
+    """The LLM cache folder; default $XDG_CACHE_HOME/text2reward/llm (~/.cache/...)."""
+    llm_critique: bool = False
+    """Ask the LLM to review each accepted program against the task before training (costs
+    one request per candidate; a revised program is checked by the critics again)."""
+    llm_analysis: bool = False
+    """Ask the LLM for a written analysis of the best program's training, appended to the
+    feedback (costs one request per new best)."""
     train_timeout_s: float = 1800.0
     """Seconds before a training worker is killed."""
     device: str = "auto"
     """Torch device for training: auto, cpu or cuda."""
+    prescreen: bool = True
+    """Reject candidates whose returns rank stored failed episodes above successful ones."""
     command: list[str] = field(default_factory=list)
     """The exact command line that started the run."""
 
@@ -70,6 +92,17 @@ class RunConfig:
         for name in ("llm_timeout_s", "train_timeout_s", "max_tokens"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.history < 1:
+            raise ConfigError(f"--history must be at least 1, got {self.history}")
+        if self.budget_usd is not None and self.budget_usd <= 0:
+            raise ConfigError(f"--budget-usd must be positive, got {self.budget_usd}")
+        if self.max_total_tokens is not None and self.max_total_tokens <= 0:
+            raise ConfigError(f"--max-total-tokens must be positive, got {self.max_total_tokens}")
+        if not 0 <= self.temperature <= 2:
+            raise ConfigError(f"--temperature must be between 0 and 2, got {self.temperature}")
+        if self.replay is not None and self.model == "offline":
+            raise ConfigError("--replay needs the recorded run's --model (the offline designer "
+                              "makes no requests to replay)")
         if self.executor != "local":
             raise ConfigError(f"unknown executor {self.executor!r}; use local")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):

@@ -7,12 +7,14 @@ reward is one vectorised call per vector step.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from text2reward.analysis.trajectories import save_episodes
 from text2reward.envs.spec import EnvSpec
 from text2reward.program import RewardProgram
 from text2reward.training.scoring import Scorer
@@ -66,6 +68,7 @@ def _make_callback(env: RewardVecEnv, total: int, threshold: float | None, emit:
         def __init__(self) -> None:
             super().__init__()
             self.snapshots: list[dict[str, Any]] = []
+            self.raw: list[dict[str, Any]] = []  # raw episodes sampled over training
             self.every = max(total // N_SNAPSHOTS, 1)
             self.next_at = self.every
             self.seen = 0
@@ -78,6 +81,9 @@ def _make_callback(env: RewardVecEnv, total: int, threshold: float | None, emit:
                 window = env.finished[self.seen :] or env.finished[-5:]
                 self.seen = len(env.finished)
                 self.snapshots.append({"step": self.num_timesteps, **summarise(window, threshold)})
+                self.raw.extend(list(env.recent_raw)[-2:])  # a few episodes from each stage
+                env.recent_raw.clear()
+                self._log(self.snapshots[-1])
                 self.next_at += self.every
             if now - self.last_emit > 0.5:
                 self.last_emit = now
@@ -87,18 +93,35 @@ def _make_callback(env: RewardVecEnv, total: int, threshold: float | None, emit:
                       "sps": sps, "score": recent.get("score")})
             return True
 
+        def _log(self, snapshot: dict[str, Any]) -> None:
+            """Send a snapshot to SB3's logger (TensorBoard when enabled)."""
+            for key in ("score", "success_rate", "length", "env_return", "reward_return"):
+                if snapshot.get(key) is not None:
+                    self.logger.record(f"task/{key}", snapshot[key])
+            for name, value in snapshot.get("components", {}).items():
+                self.logger.record(f"reward_components/{name}", value)
+            self.logger.dump(self.num_timesteps)
+
     return Snapshots()
 
 
+def _tensorboard_dir(out_dir: Path) -> str | None:
+    """``out_dir/tb`` when the tensorboard package is installed; SB3 then writes event files."""
+    import importlib.util
+
+    return str(out_dir / "tb") if importlib.util.find_spec("tensorboard") else None
+
+
 def evaluate(model, spec: EnvSpec, kwargs: dict, program, scorer: Scorer, episodes: int, seed: int):
-    """Run ``episodes`` deterministic episodes, one per env, and summarise them."""
+    """Run ``episodes`` deterministic episodes, one per env; their summary and raw arrays."""
     venv = RewardVecEnv(make_vec_env(spec, kwargs, episodes, seed + 10_000), spec, program, scorer.fn)
+    venv.recent_raw = deque(maxlen=episodes)
     obs = venv.reset()
     while len(venv.finished) < episodes:
         action, _ = model.predict(obs, deterministic=True)
         obs, _, _, _ = venv.step(action)
     venv.close()
-    return summarise(venv.finished[:episodes], scorer.threshold)
+    return summarise(venv.finished[:episodes], scorer.threshold), list(venv.recent_raw)
 
 
 def train(
@@ -121,13 +144,15 @@ def train(
                         program, scorer.fn)
     algo = _algo(preset.get("algo", "PPO"))
     model = algo(preset.get("policy", "MlpPolicy"), venv, seed=seed, device=device, verbose=0,
-                 **preset.get("hyperparams", {}))
+                 tensorboard_log=_tensorboard_dir(out_dir), **preset.get("hyperparams", {}))
     callback = _make_callback(venv, total, scorer.threshold, emit)
     start = time.perf_counter()
     model.learn(total_timesteps=total, callback=callback)
     train_time = time.perf_counter() - start
     model.save(out_dir / "policy.zip")
-    final = evaluate(model, spec, kwargs, program, scorer, int(preset.get("eval_episodes", 10)), seed)
+    final, raw = evaluate(model, spec, kwargs, program, scorer, int(preset.get("eval_episodes", 10)),
+                          seed)
+    save_episodes(out_dir / "episodes.npz", callback.raw + raw)
     venv.close()
     return {
         "steps": int(model.num_timesteps),
