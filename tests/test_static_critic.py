@@ -60,3 +60,37 @@ def test_findings_name_line_reason_and_fix():
     text = str(findings[0])
     assert text.startswith("line 4: np.load") or text.startswith("line 4: .load")
     assert "use" in text
+
+
+@pytest.mark.parametrize(
+    "source, construct",
+    [
+        ("import numpy as np\ndef compute_reward(s, a, n):\n    np.cos = np.sin\n    return 0, {}\n", ".cos = ..."),
+        ("import numpy as np\ndef compute_reward(s, a, n):\n    return np.ndarray((3,)), {}\n", "np.ndarray"),
+        ("def compute_reward(s, a, n):\n    return (x for x in s).gi_code, {}\n", ".gi_code"),
+        ("def compute_reward(s, a, n):\n    return 10 ** 10 ** 10, {}\n", "** with a huge exponent"),
+        ("def compute_reward(s, a, n):\n    return pow(7, 10**9), {}\n", "pow with a huge exponent"),
+        ("from math import pi as __builtins__\ndef compute_reward(s, a, n):\n    return 0, {}\n", "__builtins__"),
+        ("W = {'a': 1.0}\ndef compute_reward(s, a, n):\n    W['a'] = 2.0\n    return 0, {}\n", "writing into W"),
+        ("W = {'a': 1.0}\ndef compute_reward(s, a, n):\n    W.update(a=2.0)\n    return 0, {}\n", ".update() on W"),
+        ("def compute_reward(s, a, n):\n    return " + "-" * 20000 + "1, {}\n", "nesting"),
+    ],
+)
+def test_rejects_hardened_constructs(source, construct):
+    findings = check_source(source)
+    assert any(f.construct == construct for f in findings), [str(f) for f in findings]
+    assert all(f.fix for f in findings)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import numpy as np\ndef compute_reward(s, a, n):\n    return float(isinstance(s.obs, np.ndarray)), {}\n",
+        "import math\nimport numpy as np\nHALF = math.pi / 2\nW = np.array([1.0, 2.0])\n"
+        "G = {'a': 1.0}\ndef compute_reward(s, a, n):\n    w = dict(G)\n    w['a'] = 2.0\n"
+        "    return W[0] * HALF * w['a'], {}\n",
+        "def compute_reward(s, a, n):\n    return s.obs[:, 0] ** 2 + pow(s.obs[:, 1], 3) + 2 ** -3, {}\n",
+    ],
+)
+def test_accepts_tricky_but_valid_programs(source):
+    assert check_source(source) == [], [str(f) for f in check_source(source)]

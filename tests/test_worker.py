@@ -49,9 +49,17 @@ def test_constant_survival_reward_is_accepted_with_a_warning(tmp_path):
     assert "constant" in result["warnings"][0]
 
 
-def test_hanging_program_is_killed_at_its_time_limit(tmp_path):
+def test_hanging_program_is_stopped_by_the_call_deadline(tmp_path):
     source = "def compute_reward(state, action, next_state):\n    while True:\n        pass\n"
-    result = check(tmp_path, source, timeout=3)
+    result = check(tmp_path, source, timeout=30)
+    assert result["status"] == "rejected"
+    assert "took over 2 s" in result["findings"][0]
+
+
+def test_a_worker_past_its_time_limit_is_killed(tmp_path):
+    (tmp_path / "p.py").write_text(GOOD)
+    result = run_job(Job("train", "CartPole-v1", str(tmp_path / "p.py"), str(tmp_path),
+                         timesteps=10_000_000, timeout_s=4))
     assert result["status"] == "failed"
     assert "time limit" in result["reason"]
 

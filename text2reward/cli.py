@@ -65,6 +65,23 @@ def main() -> None:
 @click.option("--out", type=click.Path(), help="Run folder. Default runs/<time>-<env>-<task>.")
 @click.option("--seed", type=int, help="Seed of sampling and training. Default 0.")
 @click.option("--repairs", type=int, help="Repair attempts per rejected candidate. Default 2.")
+@click.option("--early-stop/--no-early-stop", default=None,
+              help="Stop trainings clearly behind or already reliably succeeding. Default on.")
+@click.option("--stop-on-success/--keep-going", default=None,
+              help="End the search once a round's best succeeds every time. Default on.")
+@click.option("--temperature", type=float, help="LLM sampling temperature. Default 1.0.")
+@click.option("--max-tokens", type=int, help="LLM completion token limit per sample. Default 1500.")
+@click.option("--history", type=int, help="Rounds of feedback the LLM sees (1 = Eureka's). Default 1.")
+@click.option("--budget-usd", type=float, help="Stop cleanly once the LLM has cost this much.")
+@click.option("--max-total-tokens", type=int, help="Stop cleanly once this many LLM tokens are used.")
+@click.option("--replay", type=click.Path(), help="Answer every LLM request from RUN_DIR's record.")
+@click.option("--cache/--no-cache", "cache", default=None,
+              help="Serve identical temperature-0 requests from the user cache. Default on.")
+@click.option("--cache-dir", type=click.Path(), help="LLM cache folder. Default ~/.cache/text2reward/llm.")
+@click.option("--llm-critique/--no-llm-critique", "llm_critique", default=None,
+              help="LLM reviews each program against the task before training (costs requests).")
+@click.option("--llm-analysis/--no-llm-analysis", "llm_analysis", default=None,
+              help="LLM writes an analysis of the best program's training (costs requests).")
 @click.option("--config", "config_file", type=click.Path(), help="YAML/JSON file of these options.")
 @domain_errors
 def run(config_file, **options) -> None:
@@ -140,7 +157,19 @@ def _execute(config, setup, designer, store, restored) -> None:
     console.print(f"best: round {best['round']} candidate {best['index']}, score "
                   f"{best['score']:.4g} ({verdict} the success criterion: {setup.metric})")
     console.print(f"best reward: {out / 'best_reward.py'}")
+    _report_after_run(out)
     click.echo(f"run folder: {out}")
+
+
+def _report_after_run(out: Path) -> None:
+    """Build report.html at the end of a run; a failure here is a warning, not a failed run."""
+    from text2reward.report import build_report
+
+    try:
+        console.print(f"report: {build_report(out)}")
+    except Exception as exc:  # the run's results are on disk already; never lose them to this
+        console.print(f"[yellow]warning: report.html was not built: {type(exc).__name__}: {exc}; "
+                      f"retry with `text2reward report {out}`[/yellow]")
 
 
 # -- check --------------------------------------------------------------------------------------
@@ -159,7 +188,8 @@ def _read_reward(path: str) -> str:
 @click.option("--env", "env_id", required=True, help="Gymnasium env id.")
 @click.option("--task", help="Curated task name (for env settings the task changes).")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
-@click.option("--explain", is_flag=True, help="Also list each sandbox layer and whether it is active.")
+@click.option("--explain", is_flag=True,
+              help="Also list each sandbox layer and whether it is active.")
 @click.argument("file", type=click.Path())
 @domain_errors
 def check(env_id: str, task: str | None, as_json: bool, file: str, explain: bool = False) -> None:
@@ -302,6 +332,37 @@ class _training_bar:
         self.progress.stop()
 
 
+# -- report and export ------------------------------------------------------------------------
+@main.command()
+@click.argument("run_dir", type=click.Path())
+@domain_errors
+def report(run_dir: str) -> None:
+    """(Re)build RUN_DIR/report.html: tables, learning curves, programs, diffs, rollouts."""
+    from text2reward.report import build_report
+
+    click.echo(str(build_report(_run_folder(run_dir))))
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--to", "to", type=click.Path(), help="Output folder. Default RUN_DIR/export.")
+@domain_errors
+def export(run_dir: str, to: str | None) -> None:
+    """Write the best reward as a standalone module with Gymnasium and VecEnv wrappers."""
+    from text2reward.export import export_run
+
+    click.echo(str(export_run(_run_folder(run_dir), Path(to) if to else None)))
+
+
+def _run_folder(run_dir: str) -> Path:
+    from text2reward.errors import UsageError
+
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise UsageError(f"run folder {run_dir} does not exist; pass the folder `text2reward run` printed")
+    return path
+
+
 # -- envs ---------------------------------------------------------------------------------------
 @main.command()
 @click.argument("env_id", required=False)
@@ -328,6 +389,108 @@ def envs(env_id: str | None) -> None:
     click.echo("\nTasks (success is measured by code the designer never sees):")
     for task in spec.tasks.values():
         click.echo(f"- {task.name}: {task.description}\n    success: {task.success_metric}")
+
+
+# -- batch --------------------------------------------------------------------------------------
+@main.command()
+@click.option("--suite", required=True, help="Suite name (text2reward envs --suite lists them).")
+@click.option("--model", default="offline", show_default=True, help="Designer for every task.")
+@click.option("--api-base", help="Base URL of an OpenAI-compatible server.")
+@click.option("--seeds", type=int, default=1, show_default=True, help="Trainings per method.")
+@click.option("--samples", type=int, default=4, show_default=True)
+@click.option("--rounds", type=int, default=3, show_default=True)
+@click.option("--timesteps", type=int, help="Training steps per training. Default: presets.")
+@click.option("--workers", type=int, default=2, show_default=True)
+@click.option("--out", type=click.Path(), help="Batch folder; an existing one is resumed.")
+@domain_errors
+def batch(suite, model, api_base, seeds, samples, rounds, timesteps, workers, out) -> None:
+    """Sparse, expert and designed rewards for every task of a suite; a results table."""
+    from text2reward.batch import Batch, BatchConfig, to_markdown
+    from text2reward.store import RunStore
+
+    folder = Path(out) if out else Path("batches") / f"{time.strftime('%Y%m%d-%H%M%S')}-{suite}"
+    config = BatchConfig(suite, folder, model, api_base, seeds, samples, rounds, timesteps,
+                         workers).validate()
+    runner = Batch(config, log=lambda m: console.print(m, markup=False, highlight=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    holder = RunStore(folder)
+    holder.lock()
+    try:
+        rows = runner.run()
+    except KeyboardInterrupt:
+        console.print(f"interrupted; finished trainings are kept: rerun with --out {folder}")
+        sys.exit(130)
+    finally:
+        holder.close()
+    click.echo(to_markdown(rows))
+    click.echo(f"results: {folder / 'results.md'} (also .csv, .html)")
+
+
+# -- bench --------------------------------------------------------------------------------------
+@main.group()
+def bench() -> None:
+    """Performance measurements, side by side in one run; the ratio is the last line."""
+
+
+def _bench_log(message: str) -> None:
+    click.echo(message)
+
+
+@bench.command("overhead")
+@click.option("--env", "env_id", default="CartPole-v1", show_default=True)
+@click.option("--timesteps", type=int, default=30000, show_default=True)
+@click.option("--repeats", type=int, default=3, show_default=True)
+@domain_errors
+def bench_overhead(env_id: str, timesteps: int, repeats: int) -> None:
+    """Training steps/s with a generated reward vs the env's own reward."""
+    from text2reward import bench as b
+
+    ratio = b.overhead(env_id, timesteps, repeats, _bench_log)
+    click.echo(f"ratio generated/own reward: {ratio:.3f}")
+
+
+@bench.command("sandbox")
+@click.option("--env", "env_id", default="CartPole-v1", show_default=True)
+@click.option("--timesteps", type=int, default=30000, show_default=True)
+@click.option("--repeats", type=int, default=3, show_default=True)
+@domain_errors
+def bench_sandbox(env_id: str, timesteps: int, repeats: int) -> None:
+    """Training steps/s in a locked-down worker vs in-process."""
+    from text2reward import bench as b
+
+    ratio = b.sandbox(env_id, timesteps, repeats, _bench_log)
+    click.echo(f"ratio sandboxed/in-process: {ratio:.3f}")
+
+
+@bench.command("parallel")
+@click.option("--env", "env_id", default="CartPole-v1", show_default=True)
+@click.option("--timesteps", type=int, default=30000, show_default=True)
+@click.option("--jobs", type=int, default=4, show_default=True)
+@click.option("--workers", type=int, default=2, show_default=True)
+@domain_errors
+def bench_parallel(env_id: str, timesteps: int, jobs: int, workers: int) -> None:
+    """Throughput of N concurrent sandboxed workers vs one."""
+    from text2reward import bench as b
+
+    ratio = b.parallel(env_id, timesteps, jobs, workers, _bench_log)
+    click.echo(f"ratio {workers} workers/1 worker: {ratio:.3f}")
+
+
+@bench.command("search")
+@click.option("--env", "env_id", default="CartPole-v1", show_default=True)
+@click.option("--task", default="balance", show_default=True)
+@click.option("--samples", type=int, default=4, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--workers", type=int, default=2, show_default=True)
+@domain_errors
+def bench_search(env_id: str, task: str, samples: int, seed: int, workers: int) -> None:
+    """Env steps to select the best of K with early stopping vs full budgets."""
+    from text2reward import bench as b
+
+    out = b.search(env_id, task, samples, seed, workers, _bench_log)
+    click.echo(f"same winner: {'yes' if out['same_winner'] else 'no'}; winner score gap "
+               f"{out['score_gap']:.1%}")
+    click.echo(f"ratio env steps early/full: {out['steps_ratio']:.3f}")
 
 
 if __name__ == "__main__":

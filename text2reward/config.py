@@ -73,6 +73,10 @@ class RunConfig:
     """Seconds before a training worker is killed."""
     device: str = "auto"
     """Torch device for training: auto, cpu or cuda."""
+    early_stop: bool = True
+    """Stop trainings that fall clearly behind (successive halving) or reliably succeed."""
+    stop_on_success: bool = True
+    """End the search after the round whose best candidate succeeds in every evaluation."""
     prescreen: bool = True
     """Reject candidates whose returns rank stored failed episodes above successful ones."""
     command: list[str] = field(default_factory=list)

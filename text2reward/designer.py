@@ -54,6 +54,7 @@ class DesignContext:
     round: int
     feedback: Feedback | None = None
     seed: int = 0
+    history: list[Feedback] = field(default_factory=list)  # earlier rounds' bests, oldest first
 
 
 class Designer(Protocol):

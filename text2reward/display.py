@@ -63,6 +63,9 @@ class LiveView:
             self.totals[row] = event["total"]
             self.progress.update(row, completed=event["step"], total=event["total"],
                                  sps=f"{event['sps']:.0f}", score=_fmt(event.get("score")))
+        elif kind == "solved":
+            self.console.print(f"solved in round {event['round'] + 1}: the search stops here "
+                               "(--keep-going runs every round)")
         elif kind == "best":
             self.console.print(f"new best: round {event['round']} candidate {event['index']} "
                                f"(score {_fmt(event['score'])})")

@@ -27,6 +27,7 @@ from text2reward.store import RunStore
 from text2reward.resume import Restored, read_journal
 from text2reward.training.executor import kill_all, run_job
 from text2reward.training.job import Job
+from text2reward.training.scheduler import SuccessiveHalving
 
 Observer = Callable[[dict[str, Any]], None]
 PROPOSAL_RETRIES = 2
@@ -67,6 +68,8 @@ class Loop:
         self._lock = threading.Lock()
         self.started = time.time()
         self.stopping = False  # set on interruption: unfinished candidates are not recorded
+        self.halving = SuccessiveHalving(threshold=setup.threshold) if config.early_stop else None
+        self.stopped: str | None = None  # why the search ended before its last round
         use_pool = setup.threshold is not None and getattr(config, "prescreen", True)
         self.pool = TrajectoryPool(setup.threshold) if use_pool else None
         self.prescreen = {"rejections": 0, "trainings_saved": 0}
@@ -92,6 +95,10 @@ class Loop:
             self.round_bests.append(_round_best(records))
             self._write_summary("running")
             feedback = self._feedback() or feedback
+            if self.config.stop_on_success and self._solved() and r + 1 < self.config.rounds:
+                self.stopped = f"solved in round {r}: every evaluation episode of the best succeeds"
+                self.observe({"event": "solved", "round": r})
+                break
             if r + 1 < self.config.rounds:
                 feedback = self._analysed(ctx, feedback)
         status = "finished" if self.best else "failed"
@@ -99,6 +106,10 @@ class Loop:
         if self.best is None:
             raise WorkFailed(f"no candidate could be trained; see {self.store.root / 'summary.json'}")
         return summary
+
+    def _solved(self) -> bool:
+        final = (self.best or {}).get("_result", {}).get("eval", {})
+        return self.setup.threshold is not None and final.get("success_rate") == 1.0
 
     def _adopt(self, restored: Restored) -> None:
         """Take over the finished work of an earlier, interrupted process."""
@@ -171,12 +182,19 @@ class Loop:
             return self._finish(ctx.round, index, record, {**duplicate, "duplicate_of": duplicate["at"]})
         self._status(ctx.round, index, "training")
         job = self._job("train", folder, None)
-        result = run_job(job, lambda e: self.observe({**e, "round": ctx.round, "index": index}))
+        job.stop_when_solved = self.config.early_stop
+        result = run_job(job, lambda e: self._progress(ctx.round, index, folder, e))
         result["at"] = [ctx.round, index]
         with self._lock:
             self.seen.setdefault(record["code_hash"], result)
         record["source"] = cand.source
         return self._finish(ctx.round, index, record, result)
+
+    def _progress(self, r: int, index: int, folder, event: dict[str, Any]) -> None:
+        self.observe({**event, "round": r, "index": index})
+        if event.get("event") == "progress" and self.halving is not None:
+            if self.halving.report((r, index), event["step"], event["total"], event.get("score")):
+                (folder / "stop").touch()
 
     def _criticise(self, ctx: DesignContext, index: int, cand: Candidate, record: dict) -> Candidate | None:
         """Static then runtime critic; rejected programs get up to ``repairs`` repair attempts."""
@@ -237,7 +255,7 @@ class Loop:
             else final["score"] >= self.setup.threshold,
             env_return=final.get("env_return"), steps=result.get("steps"),
             steps_per_s=result.get("steps_per_s"), wall_time_s=result.get("wall_time_s"),
-            duplicate_of=result.get("duplicate_of"),
+            duplicate_of=result.get("duplicate_of"), stopped_early=result.get("stopped_early"),
         )
         record["_result"] = result
         self.store.journal({"event": "candidate", "round": r,
@@ -336,6 +354,7 @@ class Loop:
                 self.stop_reason = f"max_total_tokens reached ({tokens} of {max_tokens})"
             else:
                 return False
+        self.stopped = self.stop_reason  # summary.json's "stopped"
         self.store.journal({"event": "stopped", "reason": self.stop_reason})
         self.observe({"event": "stopped", "reason": self.stop_reason})
         return True
@@ -413,8 +432,10 @@ class Loop:
                        for r in self.rounds],
             "best": public(self.best) if self.best else None,
             "usage": dict(self.usage),
-            "stopped": self.stop_reason,
             "prescreen": dict(self.prescreen),
+            "stopped": self.stopped,
+            "env_steps": sum(c.get("steps") or 0 for r in self.rounds for c in r["candidates"]
+                             if not c.get("duplicate_of")),
             "wall_time_s": time.time() - self.started,
         }
         self.store.write_json("summary.json", summary)

@@ -15,13 +15,15 @@ from text2reward.training.scoring import load_scorer
 
 
 def make_designer(config: RunConfig) -> Designer:
-    """The designer named by ``config.model``; remote models must have their key."""
+    """The designer named by ``config.model``; remote models must have their key (except
+    with ``--replay``, which answers every request from a recorded run)."""
     if config.model == "offline":
         return OfflineDesigner(seed=config.seed)
     from text2reward.llm.designer import LLMDesigner
 
     designer = LLMDesigner(config.model, api_base=config.api_base, temperature=config.temperature,
-                           max_tokens=config.max_tokens, timeout_s=config.llm_timeout_s)
+                           max_tokens=config.max_tokens, timeout_s=config.llm_timeout_s,
+                           replay=config.replay, cache=config.cache, cache_dir=config.cache_dir)
     designer.check_credentials()
     return designer
 

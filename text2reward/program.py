@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -18,18 +19,24 @@ class RewardFault(RuntimeError):
     """The reward program failed when called (exception, bad shape, NaN or inf)."""
 
 
-def validate_output(reward: np.ndarray, components: dict[str, Any], n_envs: int) -> None:
-    """Raise RewardFault unless the reward and every component are finite arrays of (n_envs,)."""
+def validate_output(reward: np.ndarray, components: dict[str, Any], n_envs: int,
+                    finite_components: bool = True) -> None:
+    """Raise RewardFault unless the reward and every component are finite arrays of (n_envs,).
+
+    Finiteness is checked through the sum (NaN and inf propagate), once per array: this runs
+    every vector step of training. With ``finite_components=False`` the caller checks the
+    components' finiteness itself (the wrapper does, on their per-episode sums).
+    """
     if reward.shape != (n_envs,):
         raise RewardFault(f"reward has shape {reward.shape}, expected ({n_envs},): one value per env")
-    if not np.all(np.isfinite(reward)):
+    if not math.isfinite(reward.sum()):
         raise RewardFault("reward contains NaN or inf; guard divisions and logs (np.clip, eps)")
     for name, value in components.items():
-        value = np.asarray(value, dtype=np.float64)
+        value = np.asarray(value)
         if value.shape != (n_envs,):
             raise RewardFault(f"component {name!r} has shape {value.shape}, expected ({n_envs},)")
-        if not np.all(np.isfinite(value)):
-            raise RewardFault(f"component {name!r} contains NaN or inf")
+        if value.dtype.kind not in "fiub" or finite_components and not math.isfinite(value.sum()):
+            raise RewardFault(f"component {name!r} is not a finite number array")
 
 
 class RejectedProgram(Exception):

@@ -6,7 +6,10 @@ states included, so the program meets the states it will meet in training.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from contextlib import contextmanager
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +22,7 @@ from text2reward.envs.state import StateView
 from text2reward.program import RewardFault, RewardProgram, validate_output
 
 MAX_MS_PER_CALL = 50.0  # for a batch of 8 envs; training calls it once per vector step
+CALL_DEADLINE_S = 2.0  # one call longer than this is stopped and reported
 
 
 @dataclass
@@ -57,11 +61,35 @@ def collect_batches(spec: EnvSpec, env_kwargs: dict, n_envs: int = 8, steps: int
     return batches
 
 
+class CallTimeout(Exception):
+    """One call of the program ran past its deadline."""
+
+
+@contextmanager
+def _deadline(seconds: float):
+    """Interrupt the program if one call runs longer than ``seconds`` (main thread only)."""
+    def alarm(signum, frame):
+        raise CallTimeout(f"one call took over {seconds:g} s: an endless loop or a pathological "
+                          "cost; compute the reward with vectorised numpy, without loops")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _call(spec: EnvSpec, program: RewardProgram, obs, actions, next_obs):
     action = np.array(actions)
     action.flags.writeable = False
     state, next_state = StateView.from_obs(spec, obs), StateView.from_obs(spec, next_obs)
-    reward, components = program(state, action, next_state)
+    with _deadline(CALL_DEADLINE_S):
+        reward, components = program(state, action, next_state)
     validate_output(reward, components, len(obs))
     return reward, {k: np.asarray(v, dtype=np.float64) for k, v in components.items()}
 
@@ -90,7 +118,7 @@ def runtime_check(spec: EnvSpec, program: RewardProgram, env_kwargs: dict, seed:
         again, _ = _call(spec, program, *batches[0])
         whole = [np.concatenate(x) for x in zip(*batches)]
         _call(spec, program, *whole)
-    except RewardFault as exc:
+    except (RewardFault, CallTimeout) as exc:
         return Verdict(False, [str(exc)])
     except Exception as exc:  # untrusted code: every failure is reported back to the designer
         return Verdict(False, [_describe_exception(exc)])

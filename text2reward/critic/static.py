@@ -15,20 +15,25 @@ from text2reward.critic.surface import (
     NUMPY_CONSTANTS,
     NUMPY_FUNCTIONS,
     SAFE_BUILTINS,
+    TYPE_ONLY,
 )
 
 ENTRY_POINT = "compute_reward"
 CONTRACT = "def compute_reward(state, action, next_state) -> (reward, components)"
 
 # Attribute names refused on any object: I/O, raw memory and write-enable escapes of ndarrays,
-# string formatting that walks attributes, and frame/code introspection.
+# string formatting that walks attributes, and frame/code/traceback introspection.
 FORBIDDEN_ATTRIBUTES = frozenset(
     """
-    tofile dump dumps save savez savez_compressed savetxt load loadtxt fromfile memmap
-    ctypes ctypeslib setflags flags base data format format_map gi_frame f_globals f_locals
-    f_back co_code func_globals mro
+    tofile dump dumps save savez savez_compressed savetxt load loadtxt fromfile fromstring
+    frombuffer memmap ctypes ctypeslib setflags flags base data format format_map
+    gi_frame gi_code gi_yieldfrom cr_frame cr_code cr_await ag_frame ag_code
+    tb_frame tb_next f_globals f_locals f_back f_builtins f_code f_trace co_code co_consts
+    co_names func_globals func_code func_closure im_func im_self mro
     """.split()
 )
+MAX_SOURCE_CHARS = 200_000
+MAX_EXPONENT = 10_000
 FORBIDDEN_CALLS = {
     "eval": "evaluating strings as code",
     "exec": "executing strings as code",
@@ -94,6 +99,32 @@ class _Checker(ast.NodeVisitor):
         self.findings: list[Finding] = []
         self.numpy_aliases: set[str] = set()
         self.linalg_aliases: set[str] = set()
+        self.type_checks: set[int] = set()  # ids of nodes that are isinstance's second argument
+        self.module_names: set[str] = set()  # module-level constants: read-only for functions
+        self.depth = 0  # function nesting
+
+    def _refuse_module_mutation(self, node: ast.AST, target: ast.AST, how: str) -> None:
+        while isinstance(target, (ast.Subscript, ast.Attribute)):
+            target = target.value
+        if self.depth and isinstance(target, ast.Name) and target.id in self.module_names:
+            self.refuse(node, f"{how} {target.id}", "module-level constants are shared by every "
+                        "call; mutating them makes the reward depend on history",
+                        f"copy it first (local = dict({target.id}) or np.array({target.id}))")
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if isinstance(node.ctx, (ast.Store, ast.Del)):
+            self._refuse_module_mutation(node, node.value, "writing into")
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if isinstance(node.target, ast.Name):
+            self._refuse_module_mutation(node, node.target, "in-place update of")
+        self.generic_visit(node)
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self.depth += 1
+        self.generic_visit(node)
+        self.depth -= 1
 
     def refuse(self, node: ast.AST, construct: str, reason: str, fix: str) -> None:
         self.findings.append(Finding(getattr(node, "lineno", 0), construct, reason, fix))
@@ -106,8 +137,53 @@ class _Checker(ast.NodeVisitor):
             return
         super().generic_visit(node)
 
+    def _check_binding(self, node: ast.AST, name: str | None, what: str) -> None:
+        if name and name.startswith("__"):
+            self.refuse(node, name, f"a dunder {what} name shadows interpreter internals",
+                        "use an ordinary name")
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._check_binding(node, node.name, "function")
+        self.depth += 1
+        self.generic_visit(node)
+        self.depth -= 1
+
+    def visit_arg(self, node: ast.arg) -> None:
+        self._check_binding(node, node.arg, "parameter")
+        self.generic_visit(node)
+
+    def visit_alias(self, node: ast.alias) -> None:
+        self._check_binding(node, node.asname, "import alias")
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        if isinstance(node.op, ast.Pow):
+            exponent = _constant_value(node.right)
+            nested = isinstance(node.right, ast.BinOp) and isinstance(node.right.op, ast.Pow)
+            if nested or (isinstance(exponent, (int, float)) and abs(exponent) > MAX_EXPONENT):
+                self.refuse(node, "** with a huge exponent", "it builds enormous numbers and "
+                            "can hang or exhaust memory", "use small exponents, np.exp or np.log")
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if isinstance(node.func, ast.Attribute) and node.func.attr in MUTATING_METHODS:
+            self._refuse_module_mutation(node, node.func.value, f".{node.func.attr}() on")
+        for kw in node.keywords:
+            if kw.arg == "out":
+                self._refuse_module_mutation(node, kw.value, "out= into")
+        if isinstance(node.func, ast.Name) and node.func.id == "pow" and len(node.args) >= 2:
+            exponent = _constant_value(node.args[1])
+            if isinstance(exponent, (int, float)) and abs(exponent) > MAX_EXPONENT:
+                self.refuse(node, "pow with a huge exponent", "it builds enormous numbers and "
+                            "can hang or exhaust memory", "use small exponents, np.exp or np.log")
+        if isinstance(node.func, ast.Name) and node.func.id == "isinstance" and len(node.args) == 2:
+            types = node.args[1]
+            for t in (types.elts if isinstance(types, ast.Tuple) else [types]):
+                self.type_checks.add(id(t))
+        self.generic_visit(node)
+
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
+            self.visit_alias(alias)
             if alias.name not in ALLOWED_MODULES:
                 self.refuse(node, f"import {alias.name}", "only numpy and math may be imported",
                             "compute everything from state, action and next_state with numpy")
@@ -121,11 +197,16 @@ class _Checker(ast.NodeVisitor):
                         "use `import numpy as np` or `import math`")
             return
         for alias in node.names:
+            self.visit_alias(alias)
             if module == "numpy" and alias.name == "linalg":
                 self.linalg_aliases.add(alias.asname or "linalg")
             elif alias.name == "*":
                 self.refuse(node, f"from {module} import *", "star imports hide names",
                             f"use `import {module}` and qualified names")
+            elif module == "numpy" and alias.name in TYPE_ONLY:
+                self.refuse(node, f"numpy.{alias.name}", "the raw array constructor can wrap "
+                            "arbitrary buffers", "use np.array / np.zeros; write "
+                            "isinstance(x, np.ndarray) for type checks")
             elif module == "numpy" and alias.name not in NUMPY_FUNCTIONS | NUMPY_CONSTANTS:
                 self.refuse(node, f"numpy.{alias.name}", "not in the vetted numpy surface",
                             "use pure array functions such as np.where, np.clip, np.exp")
@@ -142,6 +223,11 @@ class _Checker(ast.NodeVisitor):
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         attr = node.attr
+        if isinstance(node.ctx, (ast.Store, ast.Del)):
+            store = isinstance(node.ctx, ast.Store)
+            self.refuse(node, f".{attr} = ..." if store else f"del .{attr}",
+                        "assigning or deleting attributes mutates modules and inputs the "
+                        "program does not own", "compute new values into local variables")
         if attr.startswith("_"):
             self.refuse(node, f".{attr}", "private and dunder attributes reach internals",
                         "use the public features of state/next_state and numpy functions")
@@ -151,6 +237,11 @@ class _Checker(ast.NodeVisitor):
         elif isinstance(node.value, ast.Name) and node.value.id in self.numpy_aliases:
             if attr == "linalg":
                 pass
+            elif attr in TYPE_ONLY and id(node) not in self.type_checks:
+                self.refuse(node, f"np.{attr}", "the raw array constructor can wrap arbitrary "
+                            "buffers, so np.ndarray is allowed only as a type in isinstance",
+                            "use np.array / np.zeros to build arrays; isinstance(x, np.ndarray) "
+                            "to test them")
             elif attr not in NUMPY_FUNCTIONS | NUMPY_CONSTANTS:
                 self.refuse(node, f"np.{attr}", "not in the vetted numpy surface",
                             "use pure array functions such as np.where, np.clip, np.exp, "
@@ -167,28 +258,108 @@ class _Checker(ast.NodeVisitor):
                 and isinstance(node.value, ast.Name) and node.value.id in self.numpy_aliases)
 
 
+MUTATING_METHODS = frozenset(
+    "append extend insert remove pop popitem clear update setdefault add discard sort reverse "
+    "fill put itemset resize byteswap partition".split()
+)
+MODULE_CALLS = frozenset("float int tuple dict abs min max round len bool".split())
+
+
 def _check_module_level(tree: ast.Module, checker: _Checker) -> None:
-    """Top level: docstring, imports, constant assignments and function definitions only."""
+    """Top level: docstring, imports, constant assignments and function definitions only.
+
+    A constant may be computed from literals, earlier constants and the vetted numpy/math
+    functions (``HALF_PI = math.pi / 2``, ``W = np.array((1.0, 2.0))``, a dict of weights).
+    Functions may read constants but not mutate them (``checker.module_names``).
+    """
+    names: set[str] = set()
     for stmt in tree.body:
-        if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef)):
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in stmt.names)
+            continue
+        if isinstance(stmt, ast.FunctionDef):
+            names.add(stmt.name)
             continue
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
             continue
-        if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and _is_constant(stmt.value):
+        targets = (stmt.targets if isinstance(stmt, ast.Assign)
+                   else [stmt.target] if isinstance(stmt, ast.AnnAssign) else [])
+        if (targets and all(isinstance(t, ast.Name) for t in targets)
+                and stmt.value is not None and not isinstance(stmt.value, ast.List)
+                and _is_constant(stmt.value, names)):
+            names.update(t.id for t in targets)
+            checker.module_names.update(t.id for t in targets)
             continue
+        hint = ("module-level lists and sets are mutable state; use a tuple" if isinstance(
+            getattr(stmt, "value", None), (ast.List, ast.Set, ast.ListComp, ast.SetComp))
+            else "move the code into a function")
         checker.refuse(stmt, type(stmt).__name__, "module level may hold only imports, "
-                       "constants and function definitions", "move the code into a function")
+                       "constants and function definitions", hint)
 
 
-def _is_constant(node: ast.AST | None) -> bool:
+def _constant_value(node: ast.AST) -> object:
+    """The value of a numeric constant expression (literals, unary minus, + - * **), else
+    None; a power too large to compute safely is infinity."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _constant_value(node.operand)
+        negate = isinstance(value, (int, float)) and isinstance(node.op, ast.USub)
+        return -value if negate else value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Pow)):
+        left, right = _constant_value(node.left), _constant_value(node.right)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right)):
+            return None
+        try:
+            if isinstance(node.op, ast.Pow):
+                if abs(right) > MAX_EXPONENT or abs(left) > 2**64:
+                    return float("inf")
+                return float(left) ** right if abs(left) > 1 else left ** right
+            if max(abs(left), abs(right)) > 2**256:
+                return float("inf")
+            return {ast.Add: left + right, ast.Sub: left - right,
+                    ast.Mult: left * right}[type(node.op)]
+        except (OverflowError, ZeroDivisionError, ValueError):
+            return float("inf")
+    return None
+
+
+def _is_constant(node: ast.AST | None, names: frozenset[str] | set[str] = frozenset()) -> bool:
+    """A constant expression: literals, tuples, dicts, arithmetic, earlier module names and
+    calls of module functions (np.array, math.sqrt) or a few pure builtins over those."""
+    def const(n: ast.AST | None) -> bool:
+        return _is_constant(n, names)
+
     if isinstance(node, ast.Constant):
         return True
+    if isinstance(node, ast.Name):
+        return node.id in names
+    if isinstance(node, ast.Attribute):
+        return isinstance(node.ctx, ast.Load) and const(node.value)
     if isinstance(node, ast.Tuple):
-        return all(_is_constant(e) for e in node.elts)
+        return all(const(e) for e in node.elts)
+    if isinstance(node, ast.Dict):
+        return all(k is not None and const(k) for k in node.keys) and all(map(const, node.values))
     if isinstance(node, ast.UnaryOp):
-        return _is_constant(node.operand)
+        return const(node.operand)
     if isinstance(node, ast.BinOp):
-        return _is_constant(node.left) and _is_constant(node.right)
+        return const(node.left) and const(node.right)
+    if isinstance(node, ast.BoolOp):
+        return all(map(const, node.values))
+    if isinstance(node, ast.Compare):
+        return const(node.left) and all(map(const, node.comparators))
+    if isinstance(node, ast.IfExp):
+        return const(node.test) and const(node.body) and const(node.orelse)
+    if isinstance(node, ast.Subscript):
+        return const(node.value) and const(node.slice)
+    if isinstance(node, ast.List):  # only as a call argument (np.array([...]))
+        return all(const(e) for e in node.elts)
+    if isinstance(node, ast.Call):
+        func = node.func
+        callable_ = (isinstance(func, ast.Attribute) and const(func.value)) or (
+            isinstance(func, ast.Name) and func.id in MODULE_CALLS)
+        return callable_ and all(map(const, node.args)) and all(
+            k.arg is not None and const(k.value) for k in node.keywords)
     return False
 
 
@@ -210,20 +381,30 @@ def _check_entry_point(tree: ast.Module, checker: _Checker) -> None:
 
 def check_source(source: str, filename: str = "<reward>") -> list[Finding]:
     """Return the static findings for ``source``; an empty list means accepted."""
+    if len(source) > MAX_SOURCE_CHARS:
+        return [Finding(0, "program size", f"{len(source)} characters is more than the "
+                        f"{MAX_SOURCE_CHARS} allowed", "write a shorter program")]
     try:
         tree = ast.parse(source, filename=filename)
     except SyntaxError as exc:
         return [Finding(exc.lineno or 0, "syntax", exc.msg, "fix the Python syntax")]
+    except (RecursionError, MemoryError):
+        return [Finding(0, "nesting", "expressions are nested too deeply to parse",
+                        "split deep expressions into named intermediate values")]
     checker = _Checker()
-    _check_module_level(tree, checker)
-    _check_entry_point(tree, checker)
-    # Imports first, so aliases are known before attributes are checked.
-    for stmt in tree.body:
-        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            checker.visit(stmt)
-    for stmt in tree.body:
-        if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            checker.visit(stmt)
+    try:
+        _check_module_level(tree, checker)
+        _check_entry_point(tree, checker)
+        # Imports first, so aliases are known before attributes are checked.
+        for stmt in tree.body:
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                checker.visit(stmt)
+        for stmt in tree.body:
+            if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                checker.visit(stmt)
+    except RecursionError:
+        return [Finding(0, "nesting", "expressions are nested too deeply to check",
+                        "split deep expressions into named intermediate values")]
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef) and node.decorator_list and node.name != ENTRY_POINT:
             checker.refuse(node, "decorator", "decorators are not allowed", "remove it")

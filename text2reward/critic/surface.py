@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import sys
 import types
 
 import numpy as np
@@ -25,12 +26,16 @@ NUMPY_FUNCTIONS = frozenset(
     sqrt square squeeze stack std subtract sum take tan tanh tile trace transpose trunc unwrap
     var vstack hstack where zeros zeros_like expand_dims reshape sort argsort cbrt
     count_nonzero interp fabs max min ravel isscalar ndim shape size
+    take_along_axis select flip roll nansum ptp digitize searchsorted isin percentile quantile
+    float_power signbit sinc diag diagonal column_stack array_equal tril triu
     """.split()
 )
 NUMPY_CONSTANTS = frozenset(
     "pi e inf nan newaxis float32 float64 int32 int64 bool_ ndarray".split()
 )
 LINALG_FUNCTIONS = frozenset("norm det inv".split())
+# Names usable only as types (isinstance); calling the real np.ndarray wraps arbitrary buffers.
+TYPE_ONLY = frozenset({"ndarray"})
 
 SAFE_BUILTINS = frozenset(
     """
@@ -50,9 +55,29 @@ def _namespace(name: str, source: object, names: frozenset[str]) -> types.Module
     return module
 
 
+class _ArrayTypeMeta(type):
+    def __instancecheck__(cls, obj: object) -> bool:
+        return isinstance(obj, np.ndarray)
+
+    def __subclasscheck__(cls, sub: type) -> bool:
+        return isinstance(sub, type) and issubclass(sub, np.ndarray)
+
+
+class _ArrayType(metaclass=_ArrayTypeMeta):
+    """Stands in for np.ndarray: ``isinstance(x, np.ndarray)`` works, constructing does not."""
+
+    def __new__(cls, *args, **kwargs):
+        raise TypeError("np.ndarray(...) is not available to reward programs; use np.array, "
+                        "np.zeros or np.asarray")
+
+
+_ArrayType.__name__ = _ArrayType.__qualname__ = "ndarray"
+
+
 def vetted_numpy() -> types.ModuleType:
     """A fresh module object exposing only the vetted numpy functions and constants."""
-    module = _namespace("numpy", np, NUMPY_FUNCTIONS | NUMPY_CONSTANTS)
+    module = _namespace("numpy", np, (NUMPY_FUNCTIONS | NUMPY_CONSTANTS) - TYPE_ONLY)
+    module.ndarray = _ArrayType
     module.linalg = _namespace("numpy.linalg", np.linalg, LINALG_FUNCTIONS)
     return module
 
@@ -69,9 +94,16 @@ def safe_builtins() -> dict[str, object]:
     modules = {"numpy": vetted_numpy(), "math": vetted_math()}
 
     def restricted_import(name, globals=None, locals=None, fromlist=(), level=0):
-        if level or name not in modules:
-            raise ImportError(f"reward programs may import only {', '.join(ALLOWED_MODULES)}")
-        return modules[name]
+        if not level and name in modules:
+            return modules[name]
+        # numpy's C code imports helpers lazily (ndarray.mean imports numpy._core._methods)
+        # through the builtins of the calling frame, which is the program's. Such imports pass
+        # a list as fromlist, never written by an import statement (None or a tuple), and the
+        # module they get back is used by C code, never handed to the program. Only modules
+        # already loaded are returned: nothing new is imported.
+        if not level and isinstance(fromlist, list) and name in sys.modules:
+            return sys.modules[name]
+        raise ImportError(f"reward programs may import only {', '.join(ALLOWED_MODULES)}")
 
     table["__import__"] = restricted_import
     return table

@@ -30,10 +30,14 @@ class StateView:
 
     @classmethod
     def from_obs(cls, spec: EnvSpec, obs: np.ndarray) -> StateView:
-        """Build the view of a batch of flat observations (the batch is copied, then frozen)."""
-        obs = np.array(obs, dtype=np.float64)
-        obs.flags.writeable = False
-        features = {f.name: _frozen(np.asarray(f.extract(obs))) for f in spec.features}
+        """Build the read-only view of a batch of flat observations.
+
+        The caller must not modify ``obs`` afterwards (the wrapper passes its own copies)."""
+        obs = _frozen(np.asarray(obs, dtype=np.float64))  # slices of a frozen view stay frozen
+        features = {f.name: f.extract(obs) for f in spec.features}
+        for name, value in features.items():
+            if value.flags.writeable:  # computed features are new arrays
+                features[name] = _frozen(value)
         features["obs"] = obs
         return cls(features)
 

@@ -23,6 +23,7 @@ import openai  # noqa: E402
 
 from text2reward.designer import Exchange  # noqa: E402
 from text2reward.errors import LLMError, MissingKeyError, UsageError  # noqa: E402
+from text2reward.llm.record import Sources, request_key  # noqa: E402
 
 litellm.suppress_debug_info = True
 
@@ -55,6 +56,7 @@ class LLMClient:
         backoff_s: float = 1.0,
         n_supported: bool | None = None,
         max_parallel: int = 8,
+        sources: Sources | None = None,
     ):
         self.model = model
         self.api_base = api_base
@@ -67,12 +69,14 @@ class LLMClient:
         self.provider = provider_of(model, api_base)
         self.n_supported = (self.provider in N_PROVIDERS) if n_supported is None else n_supported
         self.sleep: Callable[[float], None] = time.sleep  # replaceable in tests
+        # replay, the run's own record and the disk cache (see text2reward.llm.record)
+        self.sources = sources or Sources(cache=False)
 
     # -- credentials ---------------------------------------------------------------------
 
     def check_credentials(self) -> None:
         """Raise MissingKeyError when a remote model's API key is not in the environment."""
-        if self.api_base or self.provider in LOCAL_PROVIDERS:
+        if self.api_base or self.provider in LOCAL_PROVIDERS or self.sources.replaying:
             return
         report = litellm.validate_environment(self.model)
         missing = report.get("missing_keys") or []
@@ -111,8 +115,11 @@ class LLMClient:
     ) -> tuple[list[Exchange], list[str]]:
         if count <= 0:
             return [], []
-        with ThreadPoolExecutor(max_workers=min(count, self.max_parallel)) as pool:
-            futures = [pool.submit(self.complete, kind, messages) for _ in range(count)]
+        key = self._key(messages, 1)
+        occurrences = [self.sources.claim(key) for _ in range(count)]  # in order, so replay
+        with ThreadPoolExecutor(max_workers=min(count, self.max_parallel)) as pool:  # maps
+            futures = [pool.submit(self._complete, kind, messages, 1, key, occurrence)  # each
+                       for occurrence in occurrences]  # sample to the same recorded reply
         exchanges, errors = [], []
         for future in futures:
             exc = future.exception()
@@ -125,7 +132,32 @@ class LLMClient:
         return exchanges, errors
 
     def complete(self, kind: str, messages: Messages, n: int = 1) -> Exchange:
-        """One request (retried on transient failures) for ``n`` replies."""
+        """One request (retried on transient failures) for ``n`` replies, served from the
+        replay record, the run's own record or the cache where one holds it."""
+        key = self._key(messages, n)
+        return self._complete(kind, messages, n, key, self.sources.claim(key))
+
+    def _key(self, messages: Messages, n: int) -> str:
+        return request_key(self.model, messages, n, self.temperature, self.max_tokens)
+
+    def _complete(self, kind: str, messages: Messages, n: int, key: str,
+                  occurrence: int) -> Exchange:
+        found = self.sources.lookup(key, occurrence, self.temperature,
+                                    f"a {kind} request to {self.model} (key {key[:12]})")
+        if found is not None:
+            entry, how = found
+            exchange = _served(kind, messages, entry, how, self.model)
+            if how != "resumed":  # a resumed run's own entries are in its record already
+                self.sources.record(_entry(key, occurrence, kind, n, self, entry["replies"],
+                                           entry.get("usage") or {}, how), self.temperature,
+                                    paid=False)
+            return exchange
+        exchange = self._send(kind, messages, n)
+        self.sources.record(_entry(key, occurrence, kind, n, self, exchange.replies,
+                                   exchange.usage, None), self.temperature, paid=True)
+        return exchange
+
+    def _send(self, kind: str, messages: Messages, n: int) -> Exchange:
         attempts = 0
         started = time.monotonic()
         while True:
@@ -206,6 +238,38 @@ class LLMClient:
         if isinstance(exc, litellm.BadRequestError):
             return f"{m}: the request was rejected ({detail}); check --model and its options"
         return f"{m}: {type(exc).__name__} ({detail})"
+
+
+def _entry(key: str, occurrence: int, kind: str, n: int, client: LLMClient, replies: list[str],
+           usage: dict[str, Any], served: str | None) -> dict[str, Any]:
+    """One line of ``llm/requests.jsonl``: the request's identity, its replies and usage."""
+    kept = ("prompt_tokens", "completion_tokens", "cost_usd", "priced", "finish_reasons")
+    return {"key": key, "occurrence": occurrence, "kind": kind, "model": client.model, "n": n,
+            "temperature": client.temperature, "max_tokens": client.max_tokens,
+            "replies": list(replies), "usage": {k: usage.get(k) for k in kept},
+            "served_from": served}
+
+
+def _served(kind: str, messages: Messages, entry: dict[str, Any], how: str,
+            model: str) -> Exchange:
+    """An exchange answered from a record or the cache: nothing paid, so tokens and cost are
+    0; ``saved`` says what the original request cost."""
+    original = entry.get("usage") or {}
+    return Exchange(kind, [dict(m) for m in messages], list(entry["replies"]), {
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "cost_usd": 0.0,
+        "priced": True,
+        "model": model,
+        "latency_s": 0.0,
+        "attempts": 0,
+        "finish_reasons": original.get("finish_reasons") or [],
+        "cached": how in ("cached", "resumed"),
+        "replayed": how == "replayed",
+        "served_from": {"cached": "cache", "resumed": "run record", "replayed": "replay"}[how],
+        "saved": {k: original.get(k) or 0 for k in ("prompt_tokens", "completion_tokens",
+                                                    "cost_usd")},
+    })
 
 
 class _Exhausted(LLMError):

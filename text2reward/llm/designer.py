@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from text2reward.designer import Candidate, DesignContext, Exchange
+from pathlib import Path
+
+from text2reward.designer import Candidate, DesignContext, Exchange, Feedback
 from text2reward.llm.client import LLMClient
 from text2reward.llm.extract import extract_program
-from text2reward.llm.prompts import feedback_messages, first_messages, repair_messages
+from text2reward.llm.prompts import (
+    analysis_messages,
+    critique_messages,
+    feedback_messages,
+    first_messages,
+    repair_messages,
+)
+from text2reward.llm.record import Sources
 
 
 class LLMDesigner:
@@ -28,13 +37,22 @@ class LLMDesigner:
         backoff_s: float = 1.0,
         n_supported: bool | None = None,
         max_parallel: int = 8,
+        replay: str | Path | None = None,
+        cache: bool = False,
+        cache_dir: str | Path | None = None,
     ):
         self.model = model
         self.client = LLMClient(
             model, api_base=api_base, temperature=temperature, max_tokens=max_tokens,
             timeout_s=timeout_s, max_retries=max_retries, backoff_s=backoff_s,
             n_supported=n_supported, max_parallel=max_parallel,
+            sources=Sources(replay=replay, cache_dir=cache_dir, cache=cache),
         )
+
+    def attach(self, run_dir: Path) -> None:
+        """Record every request into ``run_dir/llm/requests.jsonl`` (and serve a resumed
+        run's own earlier requests from it)."""
+        self.client.sources.attach(run_dir)
 
     def check_credentials(self) -> None:
         """Raise MissingKeyError when the model needs an API key that is not exported."""
@@ -60,6 +78,25 @@ class LLMDesigner:
         repaired = found[0] if found else Candidate(None, None, "the model sent no reply",
                                                     "llm-repair")
         return repaired, [exchange]
+
+    def critique(self, ctx: DesignContext, candidate: Candidate
+                 ) -> tuple[Candidate | None, list[Exchange]]:
+        """Auto MC-Reward's reward critic: ask the model whether an accepted program matches
+        the task. Returns a revised candidate when it answers with code, None when it
+        answers that the program is right."""
+        exchange = self.client.complete("critique", critique_messages(ctx, candidate.source or ""))
+        reply = exchange.replies[0] if exchange.replies else ""
+        code, _ = extract_program(reply)
+        if code is None or code.strip() == (candidate.source or "").strip():
+            return None, [exchange]
+        return Candidate(code, reply, None, "llm-critique", candidate.params), [exchange]
+
+    def analyse(self, ctx: DesignContext, feedback: Feedback) -> tuple[str, list[Exchange]]:
+        """Auto MC-Reward's trajectory analyzer: a short analysis, in words, of why the best
+        program's policy behaved as the statistics show (appended to the feedback)."""
+        exchange = self.client.complete("analysis", analysis_messages(ctx, feedback))
+        reply = exchange.replies[0] if exchange.replies else ""
+        return reply.strip(), [exchange]
 
     def _candidates(self, exchange: Exchange, origin: str) -> list[Candidate]:
         reasons = exchange.usage.get("finish_reasons") or []

@@ -2,7 +2,9 @@
 
 Templates use ``string.Template`` (``$var``), which leaves the ``{}`` of code alone. Feedback
 rounds follow Eureka: the conversation is system + task + the best program so far (as the
-assistant's turn) + what training showed; older history is dropped.
+assistant's turn) + what training showed. With a history length H > 1 (``ctx.history``), the
+best programs of earlier rounds come first, oldest first, each as an assistant turn followed
+by its reflection; older history is dropped.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from text2reward.errors import UsageError
 from text2reward.paths import data_dir
 
 Messages = list[dict[str, str]]
-TEMPLATES = ("system", "task", "feedback", "repair", "human")
+TEMPLATES = ("system", "task", "feedback", "repair", "human", "history", "critique", "analysis")
 
 
 @cache
@@ -66,10 +68,18 @@ def first_messages(ctx: DesignContext) -> Messages:
 
 
 def feedback_messages(ctx: DesignContext) -> Messages:
-    """Later rounds: system + task + best program (assistant) + reflection and human words."""
+    """Later rounds: system + task + [earlier rounds' best programs and reflections, oldest
+    first] + best program (assistant) + reflection and human words."""
     feedback = ctx.feedback
     if feedback is None:
         return first_messages(ctx)
+    earlier: Messages = []
+    for old in ctx.history:
+        reflection = old.reflection.strip() or "(no statistics were recorded)"
+        earlier += [
+            {"role": "assistant", "content": fenced(old.source)},
+            {"role": "user", "content": render("history", reflection=reflection)},
+        ]
     code = feedback.source.strip()
     parts = []
     if feedback.reflection.strip():
@@ -78,7 +88,7 @@ def feedback_messages(ctx: DesignContext) -> Messages:
         parts.append(render("human", code=code, feedback=feedback.human.strip()))
     if not parts:
         parts.append(render("feedback", code=code, reflection="(no statistics were recorded)"))
-    return first_messages(ctx) + [
+    return first_messages(ctx) + earlier + [
         {"role": "assistant", "content": fenced(code)},
         {"role": "user", "content": "\n\n".join(parts)},
     ]
@@ -87,6 +97,20 @@ def feedback_messages(ctx: DesignContext) -> Messages:
 def repair_messages(ctx: DesignContext, code: str | None, error: str) -> Messages:
     """System + task + the refused program and the exact critic message or traceback."""
     content = render("repair", code=(code or "").strip(), error=error.strip())
+    return first_messages(ctx) + [{"role": "user", "content": content}]
+
+
+def critique_messages(ctx: DesignContext, code: str) -> Messages:
+    """System + task + a program the critics accepted, asking whether it fits the task."""
+    return first_messages(ctx) + [
+        {"role": "user", "content": render("critique", code=code.strip())}]
+
+
+def analysis_messages(ctx: DesignContext, feedback) -> Messages:
+    """System + task + the best program and its training statistics, asking for an analysis
+    in words (no code)."""
+    content = render("analysis", code=feedback.source.strip(),
+                     reflection=feedback.reflection.strip() or "(no statistics were recorded)")
     return first_messages(ctx) + [{"role": "user", "content": content}]
 
 

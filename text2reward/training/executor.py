@@ -65,6 +65,7 @@ def run_job(job: Job, on_event: OnEvent = lambda e: None) -> dict[str, Any]:
         pool_path=_inside(out_dir, job.pool_path, "pool"),
     )
     (out_dir / "result.json").unlink(missing_ok=True)
+    (out_dir / "stop").unlink(missing_ok=True)
     job_path = out_dir / "job.json"
     job_path.write_text(job.to_json())
     start = time.perf_counter()

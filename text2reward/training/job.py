@@ -24,6 +24,7 @@ class Job:
     device: str = "auto"
     hyperparams: dict[str, Any] = field(default_factory=dict)
     timeout_s: float = 1800.0
+    stop_when_solved: bool = False  # end training once training episodes reliably succeed
     pool_path: str | None = None  # stored episodes (.npz) to score with the program (check)
 
     def to_json(self) -> str:

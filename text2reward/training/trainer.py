@@ -59,7 +59,8 @@ def summarise(episodes: list[EpisodeStats], threshold: float | None) -> dict[str
     }
 
 
-def _make_callback(env: RewardVecEnv, total: int, threshold: float | None, emit: Emit):
+def _make_callback(env: RewardVecEnv, total: int, threshold: float | None, emit: Emit,
+                   stop_file: Path | None = None, stop_when_solved: bool = False):
     from stable_baselines3.common.callbacks import BaseCallback
 
     class Snapshots(BaseCallback):
@@ -69,6 +70,7 @@ def _make_callback(env: RewardVecEnv, total: int, threshold: float | None, emit:
             super().__init__()
             self.snapshots: list[dict[str, Any]] = []
             self.raw: list[dict[str, Any]] = []  # raw episodes sampled over training
+            self.stopped: str | None = None  # why training ended before its budget, if it did
             self.every = max(total // N_SNAPSHOTS, 1)
             self.next_at = self.every
             self.seen = 0
@@ -85,13 +87,26 @@ def _make_callback(env: RewardVecEnv, total: int, threshold: float | None, emit:
                 env.recent_raw.clear()
                 self._log(self.snapshots[-1])
                 self.next_at += self.every
+                if stop_when_solved and self._solved():
+                    self.stopped = "solved"
+                    return False
             if now - self.last_emit > 0.5:
                 self.last_emit = now
                 recent = summarise(env.finished[-20:], threshold)
                 sps = self.num_timesteps / max(now - self.start, 1e-9)
                 emit({"event": "progress", "step": self.num_timesteps, "total": total,
-                      "sps": sps, "score": recent.get("score")})
+                      "sps": sps, "score": recent.get("score"),
+                      "success_rate": recent.get("success_rate")})
+                if stop_file is not None and stop_file.exists():
+                    self.stopped = "behind"  # the scheduler saw this candidate fall behind
+                    return False
             return True
+
+        def _solved(self) -> bool:
+            """The last 20 training episodes all but reliably meet the task's threshold."""
+            if threshold is None or len(env.finished) < 20:
+                return False
+            return (summarise(env.finished[-20:], threshold)["success_rate"] or 0.0) >= 0.95
 
         def _log(self, snapshot: dict[str, Any]) -> None:
             """Send a snapshot to SB3's logger (TensorBoard when enabled)."""
@@ -145,7 +160,8 @@ def train(
     algo = _algo(preset.get("algo", "PPO"))
     model = algo(preset.get("policy", "MlpPolicy"), venv, seed=seed, device=device, verbose=0,
                  tensorboard_log=_tensorboard_dir(out_dir), **preset.get("hyperparams", {}))
-    callback = _make_callback(venv, total, scorer.threshold, emit)
+    callback = _make_callback(venv, total, scorer.threshold, emit, out_dir / "stop",
+                              bool(preset.get("stop_when_solved", False)))
     start = time.perf_counter()
     model.learn(total_timesteps=total, callback=callback)
     train_time = time.perf_counter() - start
@@ -161,6 +177,8 @@ def train(
         "eval": final,
         "training": summarise(venv.finished, scorer.threshold),
         "snapshots": callback.snapshots,
+        "stopped_early": callback.stopped,
+        "budget": total,
         "policy": "policy.zip",
     }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,15 +33,6 @@ class EpisodeStats:
     truncated: bool
 
 
-@dataclass
-class _Trace:
-    obs: list[np.ndarray] = field(default_factory=list)
-    actions: list[np.ndarray] = field(default_factory=list)
-    env_rewards: list[float] = field(default_factory=list)
-    reward: float = 0.0
-    components: dict[str, float] = field(default_factory=dict)
-
-
 class RewardVecEnv(VecEnvWrapper):
     """Apply ``program`` to each vector step and keep episode statistics in ``finished``."""
 
@@ -59,13 +50,25 @@ class RewardVecEnv(VecEnvWrapper):
         self.finished: list[EpisodeStats] = []
         self._prev_obs: np.ndarray | None = None
         self._actions: np.ndarray | None = None
-        self._traces = [_Trace() for _ in range(self.num_envs)]
         self.recent_raw: deque[dict[str, Any]] = deque(maxlen=4)  # last episodes, raw arrays
+        self._reset_buffers(None)
+
+    def _reset_buffers(self, first_obs: np.ndarray | None) -> None:
+        """Per-step batches are kept once; each env's episode is a slice of them."""
+        n = self.num_envs
+        self._obs_steps: list[np.ndarray] = []  # next-state batch of every step
+        self._act_steps: list[np.ndarray] = []
+        self._rew_steps: list[np.ndarray] = []  # the env's own rewards
+        self._base = 0  # global index of _obs_steps[0]
+        self._start = np.zeros(n, dtype=np.int64)  # global step where each episode began
+        self._first = None if first_obs is None else np.array(first_obs, dtype=np.float64)
+        self._reward_sum = np.zeros(n)
+        self._component_sums: dict[str, np.ndarray] = {}
 
     def reset(self) -> np.ndarray:
         obs = self.venv.reset()
         self._prev_obs = np.asarray(obs)
-        self._traces = [_Trace(obs=[row.copy()]) for row in self._prev_obs]
+        self._reset_buffers(self._prev_obs)
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -91,40 +94,59 @@ class RewardVecEnv(VecEnvWrapper):
             reward, components = self.program(state, action, next_state)
         except Exception as exc:  # the program is untrusted: any failure is its fault
             raise RewardFault(f"{type(exc).__name__}: {exc}") from exc
-        validate_output(reward, components, self.num_envs)
+        validate_output(reward, components, self.num_envs, finite_components=False)
         return reward, {k: np.asarray(v, dtype=np.float64) for k, v in components.items()}
 
     def _record(self, next_obs, obs, env_rewards, reward, components, dones, infos) -> None:
-        for i, trace in enumerate(self._traces):
-            trace.obs.append(next_obs[i].copy())
-            trace.actions.append(self._actions[i])
-            trace.env_rewards.append(float(env_rewards[i]))
-            trace.reward += float(reward[i])
-            for name, value in components.items():
-                trace.components[name] = trace.components.get(name, 0.0) + float(value[i])
-            if dones[i]:
-                truncated = bool(infos[i].get("TimeLimit.truncated", False))
-                self.finished.append(self._close(trace, truncated))
-                self._traces[i] = _Trace(obs=[obs[i].copy()])
+        self._obs_steps.append(next_obs)
+        self._act_steps.append(self._actions)
+        self._rew_steps.append(np.asarray(env_rewards, dtype=np.float64))
+        self._reward_sum += reward
+        for name, value in components.items():
+            if name not in self._component_sums:
+                self._component_sums[name] = np.zeros(self.num_envs)
+            self._component_sums[name] += value
+        if not dones.any():
+            return
+        for name, sums in self._component_sums.items():  # NaN and inf propagate into the sums
+            if not np.all(np.isfinite(sums)):
+                raise RewardFault(f"component {name!r} contains NaN or inf")
+        now = self._base + len(self._obs_steps)
+        for i in np.flatnonzero(dones):
+            truncated = bool(infos[i].get("TimeLimit.truncated", False))
+            self.finished.append(self._close(i, now, truncated))
+            self._start[i] = now
+            self._first[i] = obs[i]
+            self._reward_sum[i] = 0.0
+            for sums in self._component_sums.values():
+                sums[i] = 0.0
+        self._trim()
 
-    def _close(self, trace: _Trace, truncated: bool) -> EpisodeStats:
-        episode = Episode.from_arrays(
-            self.spec,
-            np.stack(trace.obs),
-            np.stack(trace.actions),
-            np.asarray(trace.env_rewards),
-            terminated=not truncated,
-            truncated=truncated,
-        )
+    def _trim(self) -> None:
+        """Drop per-step batches no running episode needs any more."""
+        drop = int(self._start.min()) - self._base
+        if drop > 256:
+            del self._obs_steps[:drop], self._act_steps[:drop], self._rew_steps[:drop]
+            self._base += drop
+
+    def _close(self, i: int, now: int, truncated: bool) -> EpisodeStats:
+        steps = range(int(self._start[i]) - self._base, now - self._base)
+        obs = np.empty((len(steps) + 1, self._first.shape[1]))
+        obs[0] = self._first[i]
+        obs[1:] = [self._obs_steps[t][i] for t in steps]
+        actions = np.stack([self._act_steps[t][i] for t in steps])
+        env_rewards = np.array([self._rew_steps[t][i] for t in steps])
+        episode = Episode.from_arrays(self.spec, obs, actions, env_rewards,
+                                      terminated=not truncated, truncated=truncated)
         score = float(self.score_fn(episode))
-        self.recent_raw.append({"obs": episode.features["obs"], "actions": episode.actions,
-                                "score": score, "terminated": not truncated})
+        self.recent_raw.append({"obs": obs, "actions": actions, "score": score,
+                                "terminated": not truncated})
         return EpisodeStats(
             score=score,
             length=episode.length,
             env_return=episode.env_return,
-            reward_return=trace.reward,
-            components=dict(trace.components),
+            reward_return=float(self._reward_sum[i]),
+            components={k: float(v[i]) for k, v in self._component_sums.items()},
             terminated=not truncated,
             truncated=truncated,
         )

@@ -1,0 +1,252 @@
+"""Batch runs over a suite: sparse baseline, expert reward and designed reward for every task.
+
+Every finished training is journaled in the batch folder as it completes, so a batch that is
+stopped resumes where it was; the designed reward's search is an ordinary run folder (resumed
+with the loop's own journal). Results: Eureka's human-normalised score
+(designed - sparse) / |expert - sparse| per task, as Markdown, CSV and HTML.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import statistics
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from text2reward.envs.spec import Task, load_spec
+from text2reward.errors import UsageError
+from text2reward.paths import data_dir
+from text2reward.store import atomic_write
+from text2reward.training.executor import run_job
+from text2reward.training.job import Job
+
+METHODS = ("sparse", "expert", "designed")
+Log = Callable[[str], None]
+
+
+def suites() -> dict[str, list[str]]:
+    """Suite name -> task keys ("EnvId:task"), from envs/suites.yaml."""
+    return yaml.safe_load((data_dir("envs") / "suites.yaml").read_text())
+
+
+def load_suite(name: str) -> list[Task]:
+    known = suites()
+    if name not in known:
+        raise UsageError(f"unknown suite {name!r}; suites: {', '.join(sorted(known))}")
+    tasks = []
+    for key in known[name]:
+        env_id, task = key.split(":")
+        tasks.append(load_spec(env_id).tasks[task])
+    return tasks
+
+
+@dataclass
+class BatchConfig:
+    suite: str
+    out: Path
+    model: str = "offline"
+    api_base: str | None = None
+    seeds: int = 1
+    samples: int = 4
+    rounds: int = 3
+    timesteps: int | None = None
+    workers: int = 2
+
+    def validate(self) -> BatchConfig:
+        for name in ("seeds", "samples", "rounds", "workers"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if self.timesteps is not None and self.timesteps <= 0:
+            raise UsageError(f"--timesteps must be positive, got {self.timesteps}")
+        return self
+
+
+class Batch:
+    """One batch folder: trainings journaled in results.jsonl, tables rebuilt from it."""
+
+    def __init__(self, config: BatchConfig, log: Log = lambda m: None):
+        self.config = config
+        self.root = config.out
+        self.log = log
+        self.tasks = load_suite(config.suite)
+        for task in self.tasks:  # every task's designer must be usable before any work starts
+            self._prepare(task)
+        self.done = self._load_done()
+
+    def _prepare(self, task: Task):
+        from text2reward.config import RunConfig
+        from text2reward.prepare import prepare
+
+        folder = self.root / task.key.replace(":", "-") / "search"
+        config = RunConfig(env=task.env_id, task=task.description, model=self.config.model,
+                           api_base=self.config.api_base, samples=self.config.samples,
+                           rounds=self.config.rounds, timesteps=self.config.timesteps,
+                           workers=self.config.workers, out=str(folder))
+        return (config, *prepare(config))
+
+    def _load_done(self) -> dict[tuple[str, str, int], dict[str, Any]]:
+        path = self.root / "results.jsonl"
+        done = {}
+        if path.exists():
+            for line in path.read_text().splitlines():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line torn by a crash: that training is redone
+                done[(row["task"], row["method"], row["seed"])] = row
+        return done
+
+    def _record(self, row: dict[str, Any]) -> None:
+        with open(self.root / "results.jsonl", "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+            fh.flush()
+        self.done[(row["task"], row["method"], row["seed"])] = row
+
+    # -- the work -------------------------------------------------------------------------
+    def run(self) -> list[dict[str, Any]]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.root / "batch.json", json.dumps(self.config.__dict__, default=str, indent=1))
+        with ThreadPoolExecutor(max_workers=self.config.workers) as pool:
+            self._trainings(pool, [(t, m) for t in self.tasks for m in ("sparse", "expert")])
+            for task in self.tasks:
+                self._search(task)
+            self._trainings(pool, [(t, "designed") for t in self.tasks if self._best(t)])
+        rows = self.table()
+        self._write_tables(rows)
+        return rows
+
+    def _program(self, task: Task, method: str) -> Path | None:
+        if method == "designed":
+            return self._best(task)
+        path = task.spec_dir / f"{method}_{task.name}.py"
+        return path if path.exists() else None
+
+    def _best(self, task: Task) -> Path | None:
+        path = self.root / task.key.replace(":", "-") / "search" / "best_reward.py"
+        return path if path.exists() else None
+
+    def _trainings(self, pool: ThreadPoolExecutor, pairs: list[tuple[Task, str]]) -> None:
+        futures = []
+        for task, method in pairs:
+            program = self._program(task, method)
+            for seed in range(self.config.seeds):
+                if (task.key, method, seed) in self.done or program is None:
+                    continue
+                folder = self.root / task.key.replace(":", "-") / f"{method}-s{seed}"
+                job = Job("train", task.env_id, str(program), str(folder), task=task.name,
+                          timesteps=self.config.timesteps, seed=seed)
+                futures.append((task, method, seed, pool.submit(run_job, job)))
+        for task, method, seed, future in futures:
+            result = future.result()
+            final = result.get("eval", {})
+            self._record({"task": task.key, "method": method, "seed": seed,
+                          "status": result.get("status"), "score": final.get("score"),
+                          "success_rate": final.get("success_rate"), "steps": result.get("steps"),
+                          "wall_time_s": result.get("wall_time_s"), "reason": result.get("reason")})
+            self.log(f"{task.key} {method} seed {seed}: {result.get('status')} "
+                     f"score {final.get('score')}")
+
+    def _search(self, task: Task) -> None:
+        """The designer's search for this task: an ordinary run folder, resumed if unfinished."""
+        from text2reward.loop import Loop
+        from text2reward.resume import restore
+        from text2reward.store import RunStore
+
+        folder = self.root / task.key.replace(":", "-") / "search"
+        summary_path = folder / "summary.json"
+        if summary_path.exists() and json.loads(summary_path.read_text())["status"] != "running":
+            return
+        config, setup, designer = self._prepare(task)
+        fresh = not (folder / "config.json").exists()
+        store = RunStore.create(folder, config.to_dict()) if fresh else RunStore.open(folder)
+        self.log(f"{task.key}: designing ({config.samples} x {config.rounds}, {config.model})")
+        try:
+            Loop(config, setup, designer, store).run(None if fresh else restore(folder))
+        except Exception as exc:  # a task whose search fails is reported, the batch goes on
+            self.log(f"{task.key}: search failed: {exc}")
+        finally:
+            store.close()
+
+    # -- results ---------------------------------------------------------------------------
+    def table(self) -> list[dict[str, Any]]:
+        rows = []
+        for task in self.tasks:
+            row: dict[str, Any] = {"task": task.key, "threshold": task.success_threshold}
+            for method in METHODS:
+                runs = [r for (k, m, _), r in self.done.items()
+                        if k == task.key and m == method and r.get("score") is not None]
+                row[method] = statistics.mean(r["score"] for r in runs) if runs else None
+                rates = [r["success_rate"] for r in runs if r.get("success_rate") is not None]
+                row[f"{method}_success"] = statistics.mean(rates) if rates else None
+            row["normalised"] = normalised(row["designed"], row["sparse"], row["expert"])
+            row.update(self._search_usage(task))
+            rows.append(row)
+        return rows
+
+    def _search_usage(self, task: Task) -> dict[str, Any]:
+        path = self.root / task.key.replace(":", "-") / "search" / "summary.json"
+        summary = json.loads(path.read_text()) if path.exists() else {}
+        usage = summary.get("usage", {})
+        walls = [r.get("wall_time_s") or 0 for (k, _, _), r in self.done.items() if k == task.key]
+        return {"tokens": (usage.get("prompt_tokens") or 0) + (usage.get("completion_tokens") or 0),
+                "cost_usd": usage.get("cost_usd") or 0.0,
+                "wall_time_s": sum(walls) + (summary.get("wall_time_s") or 0.0)}
+
+    def _write_tables(self, rows: list[dict[str, Any]]) -> None:
+        atomic_write(self.root / "results.md", to_markdown(rows))
+        atomic_write(self.root / "results.csv", to_csv(rows))
+        atomic_write(self.root / "results.html", to_html(rows, self.config.suite))
+
+
+def normalised(designed: float | None, sparse: float | None, expert: float | None) -> float | None:
+    """Eureka's human-normalised score (designed - sparse) / |expert - sparse|."""
+    if None in (designed, sparse, expert) or expert == sparse:
+        return None
+    return (designed - sparse) / abs(expert - sparse)
+
+
+COLUMNS = ["task", "threshold", "sparse", "expert", "designed", "sparse_success",
+           "expert_success", "designed_success", "normalised", "tokens", "cost_usd", "wall_time_s"]
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def to_markdown(rows: list[dict[str, Any]]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(_fmt(r.get(c)) for c in COLUMNS) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def to_html(rows: list[dict[str, Any]], suite: str) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c)))}</td>" for c in COLUMNS)
+                   + "</tr>" for r in rows)
+    return (f"<!doctype html><meta charset='utf-8'><title>text2reward batch: {html.escape(suite)}"
+            "</title><style>body{font-family:sans-serif}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style>"
+            f"<h1>Suite {html.escape(suite)}</h1><p>normalised = (designed - sparse) / "
+            f"|expert - sparse| of the mean task score; generated {time.strftime('%Y-%m-%d %H:%M')}"
+            f"</p><table><tr>{head}</tr>{body}</table>\n")

@@ -1,0 +1,162 @@
+"""Performance measurements, side by side in one run (never timed assertions in tests).
+
+Each benchmark returns its rows and a final ratio; the CLI prints the ratio as the last line.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from text2reward.envs.spec import EnvSpec, load_spec
+from text2reward.program import RewardProgram
+from text2reward.training.scoring import load_scorer
+
+Log = Callable[[str], None]
+
+
+def _program_for(spec: EnvSpec) -> tuple[str, str | None]:
+    """A realistic generated-style reward: the first task's expert program."""
+    task = next(iter(spec.tasks.values()), None)
+    if task is None or not task.expert_path.exists():
+        raise ValueError(f"{spec.env_id} has no task with an expert reward to benchmark with")
+    return task.expert_path.read_text(), task.name
+
+
+def _preset(spec: EnvSpec, task: str | None, timesteps: int) -> dict[str, Any]:
+    preset = spec.training_preset(spec.tasks.get(task) if task else None)
+    preset.update(timesteps=timesteps, env_kwargs=spec.env_kwargs(spec.tasks.get(task) if task else None))
+    return preset
+
+
+def _train_plain(spec: EnvSpec, preset: dict[str, Any], seed: int) -> float:
+    """Steps/s of the same training with the env's own reward (no wrapper)."""
+    import torch
+
+    from text2reward.training.trainer import _algo, make_vec_env
+
+    torch.set_num_threads(1)
+    venv = make_vec_env(spec, preset["env_kwargs"], int(preset.get("n_envs", 8)), seed)
+    model = _algo(preset.get("algo", "PPO"))(preset.get("policy", "MlpPolicy"), venv, seed=seed,
+                                             device="cpu", verbose=0, **preset["hyperparams"])
+    start = time.perf_counter()
+    model.learn(total_timesteps=int(preset["timesteps"]))
+    return model.num_timesteps / (time.perf_counter() - start)
+
+
+def _train_wrapped(spec: EnvSpec, preset: dict[str, Any], source: str, task: str | None, seed: int) -> float:
+    from text2reward.training.trainer import train
+
+    scorer = load_scorer(spec, task, None)
+    with tempfile.TemporaryDirectory() as out:
+        result = train(spec, RewardProgram.load(source), scorer, preset, Path(out), seed=seed,
+                       device="cpu")
+    return result["steps_per_s"]
+
+
+def overhead(env_id: str, timesteps: int, repeats: int, log: Log) -> float:
+    """Training steps/s with a generated reward vs the env's own reward, interleaved runs."""
+    spec = load_spec(env_id)
+    source, task = _program_for(spec)
+    preset = _preset(spec, task, timesteps)
+    plain, wrapped = [], []
+    for i in range(repeats):
+        plain.append(_train_plain(spec, preset, seed=i))
+        wrapped.append(_train_wrapped(spec, preset, source, task, seed=i))
+        log(f"repeat {i}: env reward {plain[-1]:.0f} steps/s, generated reward {wrapped[-1]:.0f} steps/s")
+    ratio = statistics.median(wrapped) / statistics.median(plain)
+    log(f"median: env reward {statistics.median(plain):.0f}, generated {statistics.median(wrapped):.0f} steps/s")
+    return ratio
+
+
+def sandbox(env_id: str, timesteps: int, repeats: int, log: Log) -> float:
+    """Training steps/s inside a locked-down worker vs in this process, same program."""
+    from text2reward.training.executor import run_job
+    from text2reward.training.job import Job
+
+    spec = load_spec(env_id)
+    source, task = _program_for(spec)
+    preset = _preset(spec, task, timesteps)
+    inside, outside = [], []
+    for i in range(repeats):
+        outside.append(_train_wrapped(spec, preset, source, task, seed=i))
+        with tempfile.TemporaryDirectory() as out:
+            (Path(out) / "program.py").write_text(source)
+            result = run_job(Job("train", env_id, str(Path(out) / "program.py"), out, task=task,
+                                 timesteps=timesteps, seed=i, device="cpu"))
+        inside.append(result["steps_per_s"])
+        log(f"repeat {i}: in-process {outside[-1]:.0f} steps/s, sandboxed worker {inside[-1]:.0f} steps/s")
+    return statistics.median(inside) / statistics.median(outside)
+
+
+def parallel(env_id: str, timesteps: int, jobs: int, workers: int, log: Log) -> float:
+    """Throughput (steps/s over all jobs) of ``workers`` concurrent workers vs one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from text2reward.training.executor import run_job
+    from text2reward.training.job import Job
+
+    spec = load_spec(env_id)
+    source, task = _program_for(spec)
+
+    def batch(width: int) -> float:
+        with tempfile.TemporaryDirectory() as root:
+            job_list = []
+            for i in range(jobs):
+                folder = Path(root) / f"j{i}"
+                folder.mkdir()
+                (folder / "program.py").write_text(source)
+                job_list.append(Job("train", env_id, str(folder / "program.py"), str(folder),
+                                    task=task, timesteps=timesteps, seed=i, device="cpu"))
+            start = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=width) as pool:
+                results = list(pool.map(run_job, job_list))
+            wall = time.perf_counter() - start
+        steps = sum(r.get("steps", 0) for r in results)
+        log(f"{width} worker(s): {jobs} trainings, {steps} steps in {wall:.1f} s = {steps / wall:.0f} steps/s")
+        return steps / wall
+
+    one = batch(1)
+    many = batch(workers)
+    return many / one
+
+
+def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: int,
+                 workers: int, root: Path) -> dict[str, Any]:
+    from text2reward.config import RunConfig
+    from text2reward.loop import Loop
+    from text2reward.prepare import prepare
+    from text2reward.store import RunStore
+
+    config = RunConfig(env=env_id, task=task, model="offline", samples=samples, rounds=1,
+                       early_stop=early_stop, stop_on_success=False, prescreen=False, seed=seed,
+                       workers=workers, out=str(root / ("early" if early_stop else "full")))
+    setup, designer = prepare(config)
+    store = RunStore.create(Path(config.out), config.to_dict())
+    start = time.perf_counter()
+    try:
+        summary = Loop(config, setup, designer, store).run()
+    finally:
+        store.close()
+    return {"steps": summary["env_steps"], "wall": time.perf_counter() - start,
+            "best": summary["best"]["index"], "score": summary["best"]["score"],
+            "threshold": setup.threshold}
+
+
+def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: Log) -> dict[str, Any]:
+    """Select the best of K candidates with early stopping vs training all K fully."""
+    with tempfile.TemporaryDirectory() as root:
+        full = _search_once(env_id, task, samples, False, seed, workers, Path(root))
+        log(f"full budget: {full['steps']} env steps, {full['wall']:.1f} s, best candidate "
+            f"{full['best']} with score {full['score']:.4g}")
+        early = _search_once(env_id, task, samples, True, seed, workers, Path(root))
+        log(f"early stopping: {early['steps']} env steps, {early['wall']:.1f} s, best candidate "
+            f"{early['best']} with score {early['score']:.4g}")
+    scale = abs(full["score"]) if full["score"] else 1.0
+    return {"full": full, "early": early, "steps_ratio": early["steps"] / full["steps"],
+            "same_winner": early["best"] == full["best"],
+            "score_gap": abs(early["score"] - full["score"]) / scale}
