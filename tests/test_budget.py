@@ -8,7 +8,7 @@ from fake_openai import Say
 from test_cli import TASK, t2r
 
 ARGS = ["run", "--env", "CartPole-v1", "--task", TASK, "--samples", "2", "--rounds", "3",
-        "--timesteps", "2000"]
+        "--timesteps", "2000", "--keep-going"]
 
 
 def run(tmp_path, fake, *extra):

@@ -24,7 +24,8 @@ def t2r(*args, cwd=None, env=None, timeout=600):
 def test_offline_run_writes_a_complete_run_folder(tmp_path):
     out = tmp_path / "run"
     proc = t2r("run", "--env", "CartPole-v1", "--task", TASK, "--model", "offline", "--samples", "2",
-               "--rounds", "2", "--timesteps", "3000", "--out", str(out))
+               "--rounds", "2", "--timesteps", "3000", "--no-early-stop", "--keep-going",
+               "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert f"run folder: {out}" in proc.stdout
     summary = json.loads((out / "summary.json").read_text())

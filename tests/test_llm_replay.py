@@ -27,7 +27,7 @@ SECRET = "sk-test-SECRET"
 MODEL = "openai/gpt-4o-mini"  # litellm prices it, so every round has a cost
 ANALYSIS = "The policy keeps the pole up but drifts right; raise the centring weight."
 RUN = ["run", "--env", "CartPole-v1", "--task", TASK, "--samples", "2", "--rounds", "2",
-       "--timesteps", "2000", "--llm-critique", "--llm-analysis"]
+       "--timesteps", "2000", "--keep-going", "--llm-critique", "--llm-analysis"]
 
 
 def smart_reply(index: int, body: dict) -> str:

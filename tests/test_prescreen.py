@@ -68,7 +68,7 @@ def test_prescreen_rejects_before_training_and_counts_the_saving(tmp_path, fake_
     fake_openai.queue(Say([cartpole_reply(0), cartpole_reply(1)]), Say([FAIL_PAYS, cartpole_reply(2)]))
     out = tmp_path / "run"
     proc = t2r("run", "--env", "CartPole-v1", "--task", TASK, "--model", "openai/fake-model",
-               "--api-base", fake_openai.api_base, "--samples", "2", "--rounds", "2",
+               "--api-base", fake_openai.api_base, "--samples", "2", "--rounds", "2", "--keep-going",
                "--timesteps", "6000", "--out", str(out), env={"OPENAI_API_KEY": None})
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "summary.json").read_text())

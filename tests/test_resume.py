@@ -13,7 +13,7 @@ from test_cli import t2r
 from text2reward.store import RunStore
 
 ARGS = ["--env", "CartPole-v1", "--task", "balance", "--model", "offline", "--samples", "2",
-        "--rounds", "3", "--timesteps", "3000"]
+        "--rounds", "3", "--timesteps", "3000", "--keep-going"]
 
 
 def start_run(out: Path) -> subprocess.Popen:

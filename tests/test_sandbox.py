@@ -104,11 +104,14 @@ def test_runtime_attack_is_rejected_by_check_with_a_reason(path):
 
 
 @pytest.mark.parametrize("path", of_kind("timeout"), ids=lambda p: p.stem)
-def test_endless_attack_is_killed_at_the_time_limit(path, tmp_path):
+def test_endless_attack_is_stopped_or_killed(path, tmp_path):
     assert check_source(path.read_text()) == []
-    result = run_job(Job("check", "CartPole-v1", str(path), str(tmp_path), timeout_s=3))
-    assert result["status"] == "failed"
-    assert "time limit" in result["reason"]
+    result = run_job(Job("check", "CartPole-v1", str(path), str(tmp_path), timeout_s=5))
+    # Stopped by the runtime critic's per-call deadline, or (a loop inside one C call, which a
+    # signal cannot interrupt) killed with the worker at the job's time limit.
+    stopped = result["status"] == "rejected" and "took over" in " ".join(result["findings"])
+    killed = result["status"] == "failed" and "time limit" in result["reason"]
+    assert stopped or killed, result
 
 
 @pytest.mark.parametrize("path", BENIGN, ids=lambda p: p.stem)

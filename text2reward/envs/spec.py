@@ -7,6 +7,7 @@ human-written reward program per task).
 
 from __future__ import annotations
 
+import copy
 import difflib
 import importlib.util
 from collections.abc import Callable
@@ -112,12 +113,13 @@ class EnvSpec:
 
     def training_preset(self, task: Task | None) -> dict[str, Any]:
         """The env's training preset with the task's overrides applied."""
-        preset = dict(self.training)
-        preset["hyperparams"] = dict(preset.get("hyperparams", {}))
+        preset = copy.deepcopy(self.training)  # callers (and SB3) may mutate nested dicts
+        preset["hyperparams"] = preset.get("hyperparams", {})
         if task is not None:
-            overrides = dict(task.training)
+            overrides = copy.deepcopy(task.training)
             preset["hyperparams"].update(overrides.pop("hyperparams", {}))
             preset.update(overrides)
+        preset["env_kwargs"] = self.env_kwargs(task)
         return preset
 
     def env_kwargs(self, task: Task | None) -> dict[str, Any]:

@@ -30,10 +30,8 @@ class StateView:
 
     @classmethod
     def from_obs(cls, spec: EnvSpec, obs: np.ndarray) -> StateView:
-        """Build the read-only view of a batch of flat observations.
-
-        The caller must not modify ``obs`` afterwards (the wrapper passes its own copies)."""
-        obs = _frozen(np.asarray(obs, dtype=np.float64))  # slices of a frozen view stay frozen
+        """Build the read-only view of a batch of flat observations (copied, then frozen)."""
+        obs = _frozen(np.array(obs, dtype=np.float64))  # a private copy; its slices stay frozen
         features = {f.name: f.extract(obs) for f in spec.features}
         for name, value in features.items():
             if value.flags.writeable:  # computed features are new arrays

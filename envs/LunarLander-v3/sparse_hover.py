@@ -1,0 +1,6 @@
+import numpy as np
+
+
+def compute_reward(state, action, next_state):
+    success = ((np.abs(next_state.y - 1.0) < 0.2) & (np.abs(next_state.x) < 0.5) & (next_state.left_leg_contact + next_state.right_leg_contact < 0.5)).astype(np.float64)
+    return success, {"success": success}
