@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -40,6 +41,12 @@ def domain_errors(fn):
             return fn(*args, **kwargs)
         except Text2RewardError as exc:
             raise CLIError(str(exc), exc.exit_code) from None
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                raise
+            where = f" while writing {exc.filename}" if exc.filename else ""
+            raise CLIError(f"disk full{where}: free some space; finished work is kept and "
+                           "`text2reward resume RUN_DIR` continues a run", 1) from None
 
     return wrapper
 
@@ -60,7 +67,8 @@ def main() -> None:
 @click.option("--rounds", type=int, help="Rounds (N). Default 3.")
 @click.option("--timesteps", type=int, help="Training steps per candidate. Default: env preset.")
 @click.option("--workers", type=int, help="Candidates trained at once. Default 2.")
-@click.option("--executor", type=click.Choice(["local"]), help="Where workers run.")
+@click.option("--executor", type=click.Choice(["local", "ray"]),
+              help="Where workers run: local processes or Ray tasks (RAY_ADDRESS or local).")
 @click.option("--success", type=click.Path(), help="File with score(episode) and THRESHOLD.")
 @click.option("--out", type=click.Path(), help="Run folder. Default runs/<time>-<env>-<task>.")
 @click.option("--seed", type=int, help="Seed of sampling and training. Default 0.")

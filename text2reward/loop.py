@@ -23,6 +23,7 @@ from text2reward.designer import Candidate, DesignContext, Designer, Exchange, F
 from text2reward.envs.spec import EnvSpec, Task
 from text2reward.errors import WorkFailed
 from text2reward.program import RewardProgram, code_hash
+from text2reward.refine import Reviewer, human_words, review_of
 from text2reward.store import RunStore
 from text2reward.resume import Restored, read_journal
 from text2reward.training.executor import kill_all, run_job
@@ -48,7 +49,7 @@ class Loop:
     """One run of the agent loop over a run folder."""
 
     def __init__(self, config, setup: Setup, designer: Designer, store: RunStore,
-                 observe: Observer = lambda e: None):
+                 observe: Observer = lambda e: None, reviewer: Reviewer | None = None):
         self.config = config
         self.setup = setup
         self.designer = designer
@@ -74,6 +75,11 @@ class Loop:
         self.pool = TrajectoryPool(setup.threshold) if use_pool else None
         self.prescreen = {"rejections": 0, "trainings_saved": 0}
         self._shared: dict[str, Any] | None = None  # this round's frozen pool snapshot
+        self.reviewer = reviewer  # a person deciding between rounds (refine, run --interactive)
+        self.decisions: dict[int, dict[str, Any]] = {}  # round -> journaled "human" event
+        self.review_from: int | None = None  # first round a person reviews; None: nobody does
+        self._restored = Restored()
+        self.run_job = _executor(config)  # run_job(job, on_event) -> result: local or Ray
 
     # -- the rounds ---------------------------------------------------------------------------
     def run(self, restored: Restored | None = None) -> dict[str, Any]:
@@ -94,13 +100,22 @@ class Loop:
             self.rounds.append({"round": r, "candidates": records})
             self.round_bests.append(_round_best(records))
             self._write_summary("running")
+            human = self._review(r, records)
             feedback = self._feedback() or feedback
-            if self.config.stop_on_success and self._solved() and r + 1 < self.config.rounds:
+            if human is not None and human["action"] == "accept":
+                self.stopped = f"accepted by a person after round {r}"
+                self.observe({"event": "accepted", "round": r})
+                break
+            if self.config.stop_on_success and self.review_from is None and self._solved() \
+                    and r + 1 < self.config.rounds:
                 self.stopped = f"solved in round {r}: every evaluation episode of the best succeeds"
                 self.observe({"event": "solved", "round": r})
                 break
             if r + 1 < self.config.rounds:
                 feedback = self._analysed(ctx, feedback)
+                words = human_words(human)
+                if feedback is not None and words:
+                    feedback = replace(feedback, human=words)
         status = "finished" if self.best else "failed"
         summary = self._write_summary(status)
         if self.best is None:
@@ -113,6 +128,10 @@ class Loop:
 
     def _adopt(self, restored: Restored) -> None:
         """Take over the finished work of an earlier, interrupted process."""
+        self._restored = restored
+        self.decisions = dict(restored.decisions)
+        starts = [s.get("from_round", 0) for s in restored.sessions]
+        self.review_from = min(starts) if starts else (0 if self.reviewer else None)
         self.usage.update(restored.usage)
         if restored.proposals:  # per-round usage and request counts, from the same journal
             self.usage = _zero_usage()
@@ -122,6 +141,7 @@ class Loop:
         for r, records in sorted(restored.records.items()):
             for record in records.values():
                 result = record["_result"]
+                result.setdefault("at", [r, record["index"]])
                 if record.get("code_hash") and not record.get("duplicate_of"):
                     self.seen.setdefault(record["code_hash"], result)
                 if result.get("status") == "trained" and not record.get("duplicate_of"):
@@ -159,7 +179,7 @@ class Loop:
             fresh = {i: f.result() for i, f in futures.items()}
         except BaseException:  # Ctrl-C or SIGTERM: stop workers, record nothing half-done
             self.stopping = True
-            kill_all()
+            getattr(self.run_job, "kill_all", kill_all)()
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
@@ -183,7 +203,7 @@ class Loop:
         self._status(ctx.round, index, "training")
         job = self._job("train", folder, None)
         job.stop_when_solved = self.config.early_stop
-        result = run_job(job, lambda e: self._progress(ctx.round, index, folder, e))
+        result = self.run_job(job, lambda e: self._progress(ctx.round, index, folder, e))
         result["at"] = [ctx.round, index]
         with self._lock:
             self.seen.setdefault(record["code_hash"], result)
@@ -227,7 +247,7 @@ class Loop:
                     "error": "\n".join(str(f) for f in static)}
         job = self._job("check", folder, name)
         job.pool_path = self._shared["path"] if self._shared else None
-        result = run_job(job)
+        result = self.run_job(job)
         if result.get("status") == "accepted":
             verdict = {"accepted": True, "stage": "runtime", "warnings": result.get("warnings", []),
                        "ms_per_call": result.get("ms_per_call")}
@@ -317,6 +337,44 @@ class Loop:
         return out
 
     # -- between rounds -----------------------------------------------------------------------
+    def _review(self, r: int, records: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """A person's decision on round ``r``: replayed from the journal, or asked and journaled
+        (only at the frontier: never when round r + 1 already began in an earlier process)."""
+        decision = self.decisions.get(r)
+        asks = self.reviewer is not None and self.review_from is not None \
+            and r >= self.review_from and r + 1 not in self._restored.proposals
+        if decision is None and asks:
+            review = review_of(r, self.config.rounds, self.store.root, records, self.best)
+            decision = self.reviewer(review).event(r)
+            self.store.journal(decision)
+            self.decisions[r] = decision
+        if decision is not None and decision["action"] == "choose":
+            self._prefer(r, decision)
+        return decision
+
+    def _prefer(self, r: int, decision: dict[str, Any]) -> None:
+        """The preferred rollout's candidate becomes the best, the next round's parent. On a
+        replay, rounds after ``r`` that already ran compete with it as they did then."""
+        (pr, pi) = decision["chosen"]
+        found = [c for rnd in self.rounds if rnd["round"] == pr for c in rnd["candidates"]
+                 if c["index"] == pi and (c.get("_result") or {}).get("status") == "trained"]
+        if not found:
+            return
+        best = {"round": pr, **found[0]}
+        for later, records in sorted(self._restored.records.items()):
+            for rec in records.values() if later > r else ():
+                result = rec.get("_result") or {}
+                if result.get("status") == "trained" and not rec.get("duplicate_of") \
+                        and selection_key(result) > selection_key(best["_result"]):
+                    best = {"round": later, **rec}
+        at = (best["round"], best["index"])
+        if self.best is None or (self.best["round"], self.best["index"]) != at:
+            self.best = best
+            folder = self.store.candidate_dir(best["round"], best["index"])
+            self.store.save_best(best["source"], folder / "policy.zip")
+            self.observe({"event": "best", "round": best["round"], "index": best["index"],
+                          "score": best.get("score"), "by": "person"})
+
     def _feedback(self) -> Feedback | None:
         if self.best is None:
             return None
@@ -440,6 +498,15 @@ class Loop:
         }
         self.store.write_json("summary.json", summary)
         return summary
+
+
+def _executor(config) -> Callable[..., dict[str, Any]]:
+    """The sandboxed-worker launcher of ``config.executor``: this machine's, or Ray tasks."""
+    if getattr(config, "executor", "local") == "ray":
+        from text2reward.training.ray_executor import RayExecutor
+
+        return RayExecutor()
+    return run_job
 
 
 def _zero_usage() -> dict[str, Any]:
