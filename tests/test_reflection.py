@@ -43,3 +43,22 @@ def test_selection_uses_task_success_not_the_candidates_reward():
     b = result([1], [1], {"x": [1]}, 400)
     assert selection_key(b) > selection_key(a)
     assert selection_key({"status": "failed"}) < selection_key(a)
+
+
+def test_cartpole_feedback_prompt_stays_under_1500_tokens():
+    import litellm
+
+    from text2reward.designer import DesignContext, Feedback
+    from text2reward.envs import load_spec
+    from text2reward.llm.prompts import feedback_messages
+
+    spec = load_spec("CartPole-v1")
+    task = spec.tasks["balance"]
+    comps = {name: [float(i) * 1.2345 for i in range(10)]
+             for name in ("upright", "centred", "calm", "alive", "bonus")}
+    r = result([9.87 * i for i in range(10)], [12.345 * i for i in range(10)], comps, 98.7, terminated=6)
+    source = task.expert_path.read_text()
+    ctx = DesignContext(spec, task.description, task, 1, Feedback(source, reflect(r), findings=findings(r)))
+    turn = feedback_messages(ctx)[-1]
+    assert "task_score" in turn["content"]
+    assert litellm.token_counter(model="gpt-4o-mini", messages=[turn]) < 1500

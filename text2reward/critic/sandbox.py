@@ -188,8 +188,9 @@ def missing_layers() -> list[str]:
 # -- the worker command ------------------------------------------------------------------------
 def _bwrap_args(scratch: Path) -> list[str]:
     args = ["--die-with-parent", "--unshare-net", "--unshare-ipc", "--unshare-pid",
-            "--unshare-uts", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--tmpfs", "/tmp"]
+            "--unshare-uts", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    # No tmpfs over /tmp: the interpreter, the package or the run folder may live there; the
+    # whole tree is read-only anyway and TMPDIR points into the writable scratch dir.
     for pattern in DEVICE_GLOBS[1:]:
         for dev in sorted(glob.glob(pattern)):
             args += ["--dev-bind", dev, dev]
