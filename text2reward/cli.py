@@ -51,6 +51,23 @@ def domain_errors(fn):
     return wrapper
 
 
+def env_module_option(fn):
+    """``--env-module PKG``: import the user's package first, so its ``gym.register`` calls run
+    here and in every worker."""
+    return click.option("--env-module", "env_module", metavar="PKG",
+                        help="Python package to import first; it registers your env ids.")(fn)
+
+
+def _use_env_module(module: str | None) -> None:
+    if module:
+        from text2reward.envs.spec import import_env_module
+        from text2reward.training.job import use_env_module
+
+        sys.path.insert(0, os.getcwd())  # a package in the working folder, as `python -m` finds it
+        import_env_module(module)
+        use_env_module(module, os.getcwd())
+
+
 @click.group()
 @click.version_option(package_name="text2reward")
 def main() -> None:
@@ -91,8 +108,12 @@ def main() -> None:
 @click.option("--llm-analysis/--no-llm-analysis", "llm_analysis", default=None,
               help="LLM writes an analysis of the best program's training (costs requests).")
 @click.option("--config", "config_file", type=click.Path(), help="YAML/JSON file of these options.")
+@click.option("--interactive", is_flag=True,
+              help="After every round, review the top candidates and their rollouts: type "
+                   "feedback, choose the better rollout, or accept (see `refine`).")
+@env_module_option
 @domain_errors
-def run(config_file, **options) -> None:
+def run(config_file, interactive=False, env_module=None, **options) -> None:
     """Design, verify, train and select reward programs for a task."""
     from text2reward.config import RunConfig, load_config_file
     from text2reward.errors import ConfigError
@@ -104,13 +125,18 @@ def run(config_file, **options) -> None:
     for required in ("env", "task"):
         if required not in values:
             raise ConfigError(f"--{required} is required")
-    values.setdefault("task", "")
+    if env_module:
+        values["env_module"] = env_module
+    _use_env_module(values.get("env_module"))
     config = RunConfig(**values, command=["text2reward", *sys.argv[1:]])
     setup, designer = prepare(config)
     out = Path(config.out) if config.out else default_run_dir(config.env, config.task)
     config.out = str(out)
     store = RunStore.create(out, config.to_dict())
-    _execute(config, setup, designer, store, None)
+    if interactive:
+        store.journal({"event": "review_session", "from_round": 0, "rounds": config.rounds,
+                       "command": config.command})
+    _execute(config, setup, designer, store, None, interactive=interactive)
 
 
 @main.command()
@@ -118,15 +144,13 @@ def run(config_file, **options) -> None:
 @domain_errors
 def resume(run_dir: str) -> None:
     """Finish an interrupted run, reusing every finished proposal and training."""
-    from text2reward.config import RunConfig, field_names
     from text2reward.prepare import prepare
     from text2reward.resume import restore
     from text2reward.store import RunStore
 
     store = RunStore.open(Path(run_dir))
     try:
-        raw = store.config()
-        config = RunConfig(**{k: v for k, v in raw.items() if k in field_names()})
+        config = _run_config(store.config())
         setup, designer = prepare(config)
         restored = restore(store.root)
     except BaseException:
@@ -136,14 +160,70 @@ def resume(run_dir: str) -> None:
     _execute(config, setup, designer, store, restored)
 
 
-def _execute(config, setup, designer, store, restored) -> None:
-    """Run the loop with the live view; Ctrl-C or SIGTERM stop cleanly and stay resumable."""
+@main.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--rounds", type=click.IntRange(min=1),
+              help="More rounds to run with your reviews. Default 1.")
+@click.option("--api-base", help="A new base URL of the run's OpenAI-compatible server.")
+@click.option("--no-render", is_flag=True, help="Do not render rollouts to GIF.")
+@domain_errors
+def refine(run_dir: str, rounds: int | None, api_base: str | None, no_render: bool) -> None:
+    """Continue a run with you in the loop: after each round, type feedback, choose the better
+    of the top two rollouts, or accept. Leave any time (Ctrl-C, end of input): running
+    `refine RUN_DIR` again continues where you stopped."""
+    from text2reward.prepare import prepare
+    from text2reward.refine import pending_session, start_session
+    from text2reward.resume import restore
+    from text2reward.store import RunStore
+
+    store = RunStore.open(_run_folder(run_dir))
+    try:
+        raw = store.config()
+        restored = restore(store.root)
+        session = pending_session(restored, raw.get("rounds", 0))
+        if session is not None:
+            ignored = f" (--rounds {rounds} is ignored until it ends)" if rounds else ""
+            console.print(f"continuing the refine session that began with round "
+                          f"{session.get('from_round', 0)}{ignored}")
+        else:
+            raw = start_session(store, restored, raw, rounds or 1,
+                                ["text2reward", *sys.argv[1:]])
+        if api_base and api_base != raw.get("api_base"):
+            store.journal({"event": "config", "key": "api_base", "from": raw.get("api_base"),
+                           "to": api_base, "by": "refine"})
+            raw = {**raw, "api_base": api_base}
+            store.write_json("config.json", raw)
+        config = _run_config(raw)
+        setup, designer = prepare(config)
+        restored = restore(store.root)
+    except BaseException:
+        store.close()
+        raise
+    console.print(f"refining {run_dir}: {restored.finished} finished candidates kept, "
+                  f"{config.rounds} rounds in all")
+    _execute(config, setup, designer, store, restored, interactive=True, render=not no_render)
+
+
+def _run_config(raw: dict):
+    """The RunConfig of an existing run folder (keys of older versions ignored)."""
+    from text2reward.config import RunConfig, field_names
+
+    config = RunConfig(**{k: v for k, v in raw.items() if k in field_names()})
+    _use_env_module(config.env_module)
+    return config
+
+
+def _execute(config, setup, designer, store, restored, interactive=False, render=True) -> None:
+    """Run the loop with the live view; Ctrl-C or SIGTERM stop cleanly and stay resumable.
+    ``interactive``: a person reviews each round in the terminal (refine, run --interactive)."""
     import signal
 
     from text2reward.display import LiveView, summary_table
     from text2reward.loop import Loop
+    from text2reward.refine import SessionLeft, TerminalReviewer
 
     out = store.root
+    again = f"text2reward refine {out}" if interactive else f"text2reward resume {out}"
 
     def terminate(signum, frame):
         raise KeyboardInterrupt
@@ -152,9 +232,15 @@ def _execute(config, setup, designer, store, restored) -> None:
     console.print(f"run folder: {out}")
     try:
         with LiveView(console) as view:
-            summary = Loop(config, setup, designer, store, view).run(restored)
+            reviewer = TerminalReviewer(console, view.paused, render) if interactive else None
+            summary = Loop(config, setup, designer, store, view, reviewer=reviewer).run(restored)
+    except SessionLeft as left:
+        store.journal({"event": "review_left", "round": left.round})
+        console.print(f"you left the review of round {left.round}; everything so far is kept: "
+                      f"{again} continues")
+        sys.exit(130)
     except KeyboardInterrupt:
-        console.print(f"interrupted; finished work is kept: text2reward resume {out}")
+        console.print(f"interrupted; finished work is kept: {again}")
         sys.exit(130)
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -199,9 +285,12 @@ def _read_reward(path: str) -> str:
 @click.option("--explain", is_flag=True,
               help="Also list each sandbox layer and whether it is active.")
 @click.argument("file", type=click.Path())
+@env_module_option
 @domain_errors
-def check(env_id: str, task: str | None, as_json: bool, file: str, explain: bool = False) -> None:
+def check(env_id: str, task: str | None, as_json: bool, file: str, explain: bool = False,
+          env_module: str | None = None) -> None:
     """Run the critics on a reward program: exit 0 accepted, 1 rejected, 2 bad input."""
+    _use_env_module(env_module)
     if explain:
         _explain_sandbox()
     from text2reward.critic.static import check_source
@@ -274,9 +363,12 @@ def _task(spec, name: str | None):
 @click.option("--out", type=click.Path(), help="Folder for the policy and metrics.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON on stdout.")
+@env_module_option
 @domain_errors
-def train(env_id, reward_file, task, timesteps, seed, success, out, device, as_json) -> None:
+def train(env_id, reward_file, task, timesteps, seed, success, out, device, as_json,
+          env_module=None) -> None:
     """Train a policy with a reward program and report the task's success."""
+    _use_env_module(env_module)
     from text2reward.critic.static import check_source
     from text2reward.envs.spec import check_env_id, load_spec
     from text2reward.errors import UsageError, WorkFailed
@@ -374,22 +466,24 @@ def _run_folder(run_dir: str) -> Path:
 # -- envs ---------------------------------------------------------------------------------------
 @main.command()
 @click.argument("env_id", required=False)
+@click.option("--suite", help="List only this suite's tasks (classic, mujoco, novel, goals, ...).")
+@env_module_option
 @domain_errors
-def envs(env_id: str | None) -> None:
+def envs(env_id: str | None, suite: str | None = None, env_module: str | None = None) -> None:
     """List curated env specs, or show the abstraction the designer sees for one env."""
     from rich.table import Table
 
     from text2reward.envs.abstraction import describe
     from text2reward.envs.spec import list_specs, load_spec
 
+    _use_env_module(env_module)
     out = Console()
     if env_id is None:
-        table = Table(title="curated environments and tasks")
+        table = Table(title=f"suite {suite}" if suite else "curated environments and tasks")
         for col in ("env", "task", "description"):
             table.add_column(col)
-        for spec in list_specs():
-            for task in spec.tasks.values():
-                table.add_row(spec.env_id, task.name, task.description)
+        for spec, task in _listed_tasks(list_specs(), suite):
+            table.add_row(spec.env_id, task.name, task.description + _missing(spec))
         out.print(table)
         return
     spec = load_spec(env_id)
@@ -397,6 +491,27 @@ def envs(env_id: str | None) -> None:
     click.echo("\nTasks (success is measured by code the designer never sees):")
     for task in spec.tasks.values():
         click.echo(f"- {task.name}: {task.description}\n    success: {task.success_metric}")
+
+
+def _listed_tasks(specs, suite: str | None):
+    """(spec, task) pairs of every curated task, or of one suite's tasks in its order."""
+    if suite is None:
+        return [(spec, task) for spec in specs for task in spec.tasks.values()]
+    from text2reward.batch import load_suite
+    from text2reward.envs.spec import load_spec
+
+    return [(load_spec(task.env_id), task) for task in load_suite(suite)]
+
+
+def _missing(spec) -> str:
+    """A note when the package an env needs is not installed."""
+    from text2reward.errors import UsageError
+
+    try:
+        spec.prepare()
+    except UsageError as exc:
+        return f" [needs a missing package: {exc}]"
+    return ""
 
 
 # -- batch --------------------------------------------------------------------------------------

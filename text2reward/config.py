@@ -34,7 +34,8 @@ class RunConfig:
     workers: int = 2
     """Candidates trained at once, each in its own sandboxed worker process."""
     executor: str = "local"
-    """Where workers run: "local" (a process pool on this machine)."""
+    """Where workers run: "local" (a process pool on this machine) or "ray" (Ray tasks on the
+    cluster at RAY_ADDRESS, else a local one; each task launches the same sandboxed worker)."""
     success: str | None = None
     """A file defining score(episode) -> float and THRESHOLD, for free-form tasks."""
     out: str | None = None
@@ -79,6 +80,8 @@ class RunConfig:
     """End the search after the round whose best candidate succeeds in every evaluation."""
     prescreen: bool = True
     """Reject candidates whose returns rank stored failed episodes above successful ones."""
+    env_module: str | None = None
+    """A package imported first (in this process and every worker) to register the env id."""
     command: list[str] = field(default_factory=list)
     """The exact command line that started the run."""
 
@@ -107,8 +110,13 @@ class RunConfig:
         if self.replay is not None and self.model == "offline":
             raise ConfigError("--replay needs the recorded run's --model (the offline designer "
                               "makes no requests to replay)")
-        if self.executor != "local":
-            raise ConfigError(f"unknown executor {self.executor!r}; use local")
+        if self.executor not in ("local", "ray"):
+            raise ConfigError(f"unknown executor {self.executor!r}; use local or ray")
+        if self.executor == "ray":
+            from text2reward.training.ray_executor import MISSING, ray_installed
+
+            if not ray_installed():
+                raise ConfigError(MISSING)
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"unknown device {self.device!r}; use auto, cpu or cuda")
         return self

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -39,6 +41,17 @@ class LiveView:
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop the live rows while a person reviews a round (rows shown so far stay printed)."""
+        self.progress.stop()
+        for row in self.rows.values():
+            self.progress.update(row, visible=False)  # printed already; not drawn again
+        try:
+            yield
+        finally:
+            self.progress.start()
+
     def _row(self, r: int, i: int):
         key = (r, i)
         if key not in self.rows:
@@ -67,8 +80,11 @@ class LiveView:
             self.console.print(f"solved in round {event['round'] + 1}: the search stops here "
                                "(--keep-going runs every round)")
         elif kind == "best":
+            by = ", your choice" if event.get("by") == "person" else ""
             self.console.print(f"new best: round {event['round']} candidate {event['index']} "
-                               f"(score {_fmt(event['score'])})")
+                               f"(score {_fmt(event['score'])}{by})")
+        elif kind == "accepted":
+            self.console.print(f"accepted after round {event['round']}: the search stops here")
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
@@ -83,4 +99,22 @@ def summary_table(summary: dict[str, Any]) -> Table:
                           "-" if c.get("success") is None else ("yes" if c["success"] else "no"),
                           _fmt(c.get("env_return")), _fmt(c.get("steps"), "d"),
                           _fmt(c.get("wall_time_s"), ".1f"))
+    return table
+
+
+def review_table(review) -> Table:
+    """The top candidates of a round side by side (a refine.Review): ground-truth score,
+    success (rate), env return and the mean of each reward component at evaluation."""
+    names = sorted({n for shown in review.top for n in shown.components})
+    table = Table(title=f"round {review.round}: top candidates, best first",
+                  caption="* the run's best so far; components: mean sum per evaluation episode")
+    for name in ("#", "candidate", "score", "success", "env return", *names):
+        table.add_column(name, justify="left" if name == "candidate" else "right")
+    for k, shown in enumerate(review.top, start=1):
+        success = "-" if shown.success is None else ("yes" if shown.success else "no")
+        if shown.success_rate is not None:
+            success += f" ({shown.success_rate:.0%})"
+        table.add_row(f"{k}{'*' if shown.best else ''}", f"r{shown.round} c{shown.index}",
+                      _fmt(shown.score), success, _fmt(shown.env_return),
+                      *(_fmt(shown.components.get(n)) for n in names))
     return table

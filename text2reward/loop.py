@@ -373,7 +373,7 @@ class Loop:
             folder = self.store.candidate_dir(best["round"], best["index"])
             self.store.save_best(best["source"], folder / "policy.zip")
             self.observe({"event": "best", "round": best["round"], "index": best["index"],
-                          "score": best.get("score"), "by": "person"})
+                          "score": best.get("score"), "by": "person" if at == (pr, pi) else None})
 
     def _feedback(self) -> Feedback | None:
         if self.best is None:

@@ -2,7 +2,8 @@
 
 The journal is the source of truth: a round's proposals are journaled before any of its
 candidates is evaluated, and a candidate's record only once it is finished. Anything not in
-the journal is redone; anything in it is reused.
+the journal is redone; anything in it is reused. A person's decisions between rounds
+(``refine``, ``run --interactive``) are journaled too and replayed, never asked again.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ class Restored:
     proposals: dict[int, list[Candidate]] = field(default_factory=dict)
     records: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
     usage: dict[str, float] = field(default_factory=dict)
+    decisions: dict[int, dict[str, Any]] = field(default_factory=dict)  # round -> "human" event
+    sessions: list[dict[str, Any]] = field(default_factory=list)  # "review_session" events
 
     @property
     def finished(self) -> int:
@@ -72,6 +75,13 @@ def restore(root: Path) -> Restored:
             if record.get("code_hash") and not record.get("duplicate_of"):
                 by_hash.setdefault(record["code_hash"], record)
             restored.records.setdefault(r, {})[index] = record
+        elif kind == "human":  # a person's decision after a round; the latest one counts
+            if event.get("action") == "reopen":  # a new refine session asks this round again
+                restored.decisions.pop(event["round"], None)
+            else:
+                restored.decisions[event["round"]] = event
+        elif kind == "review_session":
+            restored.sessions.append(event)
         elif kind == "llm":
             usage["requests"] += 1
             for key in ("prompt_tokens", "completion_tokens", "cost_usd"):

@@ -29,13 +29,19 @@ def write_result(out_dir: Path, result: dict[str, Any]) -> None:
 
 def _run(job) -> dict[str, Any]:
     from text2reward.critic.sandbox import lock_down
-    from text2reward.envs.spec import load_spec
+    from text2reward.envs.spec import import_env_module, load_spec
     from text2reward.program import RejectedProgram, RewardFault, RewardProgram
+    from text2reward.training.presets import build_preset
     from text2reward.training.scoring import load_scorer
 
+    if job.env_module:  # before the spec: the user's package registers the env id
+        if job.env_module_path:
+            sys.path.insert(0, job.env_module_path)
+        import_env_module(job.env_module)
     spec = load_spec(job.env_id)
+    spec.prepare()
     task = spec.tasks.get(job.task) if job.task else None
-    preset = spec.training_preset(task)
+    preset = build_preset(spec, task)  # the spec's own, or rl-zoo3's with ours on top
     preset["hyperparams"].update(job.hyperparams)
     if job.timesteps:
         preset["timesteps"] = job.timesteps
@@ -49,12 +55,21 @@ def _run(job) -> dict[str, Any]:
         import stable_baselines3  # noqa: F401  (import before lock-down)
         import torch  # noqa: F401
 
-        from text2reward.training.trainer import train
+        from text2reward.training.trainer import prebuild_vec_env, train
+
+        # A slow env gets a SubprocVecEnv, started now: locked down, no process can be started.
+        prebuild_vec_env(spec, preset["env_kwargs"], int(preset.get("n_envs", 8)), job.seed,
+                         {"cpu_seconds": int(job.timeout_s) + 30, "scratch": job.out_dir})
     else:
         from text2reward.analysis.trajectories import load_episodes
         from text2reward.critic.runtime import runtime_check, trajectory_returns
 
         episodes = load_episodes(Path(job.pool_path)) if job.pool_path else []
+    from text2reward.critic.runtime import env_layout
+
+    # Make one env before lock-down: the first make of an env family imports its modules and
+    # loads its native libraries (MuJoCo), which the locked-down process may no longer do.
+    layout = env_layout(spec, preset["env_kwargs"])
     # Everything is imported; from here on the process is locked down (rlimits, Landlock,
     # capabilities, seccomp), then the candidate is loaded.
     applied = lock_down(cpu_seconds=int(job.timeout_s) + 30, scratch=job.out_dir)
@@ -69,7 +84,7 @@ def _run(job) -> dict[str, Any]:
                   **sandbox}
         if verdict.accepted and episodes:
             try:
-                result["pool_returns"] = trajectory_returns(spec, program, episodes)
+                result["pool_returns"] = trajectory_returns(spec, program, episodes, layout)
             except Exception as exc:  # untrusted: a failure on stored episodes is a rejection
                 result.update(status="rejected", accepted=False,
                               findings=[f"on stored episodes: {type(exc).__name__}: {exc}"])

@@ -17,6 +17,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from text2reward.envs.layout import ObsLayout, StateLayout
+from text2reward.envs.sim import INFO_KEY, SimFeatures
 from text2reward.envs.spec import EnvSpec
 from text2reward.envs.state import StateView
 from text2reward.program import RewardFault, RewardProgram, validate_output
@@ -39,26 +41,56 @@ class Verdict:
         return dict(self.__dict__)
 
 
-def collect_batches(spec: EnvSpec, env_kwargs: dict, n_envs: int = 8, steps: int = 48, seed: int = 0):
-    """Random-action transitions as (obs, action, next_obs) batches of ``n_envs``; terminal
-    states included (an env that ends is reset for the next step)."""
-    envs = [gym.make(spec.env_id, **env_kwargs) for _ in range(n_envs)]
-    obs = np.stack([env.reset(seed=seed + i)[0] for i, env in enumerate(envs)])
+def _make_env(spec: EnvSpec, env_kwargs: dict) -> gym.Env:
+    env = gym.make(spec.env_id, **env_kwargs)
+    return SimFeatures(env, spec.probes) if spec.probes else env
+
+
+def _layout(spec: EnvSpec, env: gym.Env) -> StateLayout:
+    """The row layout of a made env (call after its first reset)."""
+    sim = env.get_wrapper_attr("t2r_layout") if spec.probes else None
+    return StateLayout(ObsLayout.from_space(env.observation_space), sim)
+
+
+def _row(layout: StateLayout, obs, info: dict) -> np.ndarray:
+    flat = layout.obs.flatten_one(obs)
+    return flat if layout.sim is None else np.concatenate([flat, info[INFO_KEY]])
+
+
+def env_layout(spec: EnvSpec, env_kwargs: dict) -> StateLayout:
+    """The state-row layout of ``spec``'s env (makes and resets one env)."""
+    env = _make_env(spec, env_kwargs)
+    try:
+        env.reset(seed=0)
+        return _layout(spec, env)
+    finally:
+        env.close()
+
+
+def collect_batches(spec: EnvSpec, env_kwargs: dict, n_envs: int = 8, steps: int = 48,
+                    seed: int = 0) -> tuple[StateLayout, list]:
+    """Random-action transitions as (rows, action, next_rows) batches of ``n_envs``; terminal
+    states included (an env that ends is reset for the next step). Rows are observations
+    followed by the simulator features' vector (envs/layout.py)."""
+    envs = [_make_env(spec, env_kwargs) for _ in range(n_envs)]
+    resets = [env.reset(seed=seed + i) for i, env in enumerate(envs)]
+    layout = _layout(spec, envs[0])
+    rows = np.stack([_row(layout, o, info) for o, info in resets])
     for i, env in enumerate(envs):
         env.action_space.seed(seed + i)
     batches = []
     for _ in range(steps):
         actions = np.stack([env.action_space.sample() for env in envs])
-        next_obs, reset_obs = [], []
+        next_rows, reset_rows = [], []
         for env, action in zip(envs, actions):
-            o, _, terminated, truncated, _ = env.step(action)
-            next_obs.append(o)
-            reset_obs.append(env.reset()[0] if terminated or truncated else o)
-        batches.append((obs, actions, np.stack(next_obs)))
-        obs = np.stack(reset_obs)
+            o, _, terminated, truncated, info = env.step(action)
+            next_rows.append(_row(layout, o, info))
+            reset_rows.append(_row(layout, *env.reset()) if terminated or truncated else next_rows[-1])
+        batches.append((rows, actions, np.stack(next_rows)))
+        rows = np.stack(reset_rows)
     for env in envs:
         env.close()
-    return batches
+    return layout, batches
 
 
 class CallTimeout(Exception):
@@ -84,10 +116,11 @@ def _deadline(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-def _call(spec: EnvSpec, program: RewardProgram, obs, actions, next_obs):
+def _call(spec: EnvSpec, layout: StateLayout, program: RewardProgram, obs, actions, next_obs):
     action = np.array(actions)
     action.flags.writeable = False
-    state, next_state = StateView.from_obs(spec, obs), StateView.from_obs(spec, next_obs)
+    state = StateView.from_rows(spec, layout, obs)
+    next_state = StateView.from_rows(spec, layout, next_obs)
     with _deadline(CALL_DEADLINE_S):
         reward, components = program(state, action, next_state)
     validate_output(reward, components, len(obs))
@@ -105,19 +138,19 @@ def _describe_exception(exc: BaseException) -> str:
 
 def runtime_check(spec: EnvSpec, program: RewardProgram, env_kwargs: dict, seed: int = 0) -> Verdict:
     """Judge ``program`` on real batches: shapes, finiteness, signal, determinism, cost."""
-    batches = collect_batches(spec, env_kwargs, seed=seed)
+    layout, batches = collect_batches(spec, env_kwargs, seed=seed)
     rewards, mismatched = [], 0
     start = time.perf_counter()
     try:
         for obs, actions, next_obs in batches:
-            reward, components = _call(spec, program, obs, actions, next_obs)
+            reward, components = _call(spec, layout, program, obs, actions, next_obs)
             rewards.append(reward)
             if components and not np.allclose(sum(components.values()), reward, atol=1e-6):
                 mismatched += 1
         elapsed_ms = (time.perf_counter() - start) * 1000 / len(batches)
-        again, _ = _call(spec, program, *batches[0])
+        again, _ = _call(spec, layout, program, *batches[0])
         whole = [np.concatenate(x) for x in zip(*batches)]
-        _call(spec, program, *whole)
+        _call(spec, layout, program, *whole)
     except (RewardFault, CallTimeout) as exc:
         return Verdict(False, [str(exc)])
     except Exception as exc:  # untrusted code: every failure is reported back to the designer
@@ -141,11 +174,14 @@ def runtime_check(spec: EnvSpec, program: RewardProgram, env_kwargs: dict, seed:
     return verdict
 
 
-def trajectory_returns(spec: EnvSpec, program: RewardProgram, episodes: list[dict]) -> list[float]:
-    """The program's return on each stored episode: one batched call per episode."""
+def trajectory_returns(spec: EnvSpec, program: RewardProgram, episodes: list[dict],
+                       layout: StateLayout | None = None) -> list[float]:
+    """The program's return on each stored episode (its state rows under "obs"): one batched
+    call per episode. ``layout``: the rows' layout (default: flat observations)."""
     returns = []
     for ep in episodes:
         obs = ep["obs"]
-        reward, _ = _call(spec, program, obs[:-1], ep["actions"], obs[1:])
+        rows_layout = layout or StateLayout.infer(obs)
+        reward, _ = _call(spec, rows_layout, program, obs[:-1], ep["actions"], obs[1:])
         returns.append(float(np.sum(reward)))
     return returns

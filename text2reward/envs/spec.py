@@ -31,10 +31,16 @@ class Feature:
     description: str
     unit: str = ""
     index: int | tuple[int, int] | None = None  # obs column, or [start, stop) columns
-    expr: str | None = None  # numpy expression of `obs` (trusted: written in the spec)
+    expr: str | None = None  # numpy expression of `obs` (of `value` for a sim feature)
+    key: str | None = None  # dict observations: the key `index` reads
+    sim: str | None = None  # simulator probe ("pos:torso", "qpos:rooty", see envs/sim.py)
 
     def extract(self, obs: np.ndarray) -> np.ndarray:
-        """Return this feature for a batch of flat observations of shape (n, obs_dim)."""
+        """Return this observation feature for a batch of flat observations (n, obs_dim).
+
+        Simulator features are computed from state rows instead (``StateLayout.feature``)."""
+        if self.sim is not None:
+            raise UsageError(f"feature {self.name!r} reads the simulator, not the observation")
         if self.expr is not None:
             return eval(self.expr, {"np": np, "obs": obs})  # noqa: S307 (spec code is ours)
         if isinstance(self.index, tuple):
@@ -96,10 +102,32 @@ class EnvSpec:
     make_kwargs: dict[str, Any]
     tasks: dict[str, Task]
     curated: bool = True
+    module: str | None = None  # imported before the env is made (its gym.register calls run)
+    requires: str | None = None  # what to install when `module` is missing, in words
 
     @property
     def feature_names(self) -> list[str]:
         return [f.name for f in self.features]
+
+    @property
+    def probes(self) -> list[Any]:
+        """The simulator probes of the spec's features (empty: every feature is in the obs)."""
+        from text2reward.envs.layout import parse_probe
+
+        return list(dict.fromkeys(parse_probe(f.sim) for f in self.features if f.sim))
+
+    def prepare(self) -> None:
+        """Import the env's package so Gymnasium knows its id; a clear error when missing."""
+        if self.module:
+            import contextlib
+            import io
+            import warnings
+
+            quiet = io.StringIO()
+            with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet), \
+                    warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # packages that print or warn on import
+                import_env_module(self.module, self.requires)
 
     def task(self, text: str) -> Task | None:
         """Find a task by name or by its description (case and spacing ignored)."""
@@ -146,9 +174,10 @@ def _parse_feature(name: str, raw: dict[str, Any]) -> Feature:
     index = raw.get("index")
     if isinstance(index, list):
         index = (int(index[0]), int(index[1]))
-    if index is None and "expr" not in raw:
-        raise UsageError(f"feature {name!r} needs an 'index' or an 'expr'")
-    return Feature(name, raw["description"], raw.get("unit", ""), index, raw.get("expr"))
+    if index is None and "expr" not in raw and "sim" not in raw:
+        raise UsageError(f"feature {name!r} needs an 'index', an 'expr' or a 'sim' probe")
+    return Feature(name, raw["description"], raw.get("unit", ""), index, raw.get("expr"),
+                   raw.get("key"), raw.get("sim"))
 
 
 def _parse_spec(path: Path) -> EnvSpec:
@@ -179,13 +208,16 @@ def _parse_spec(path: Path) -> EnvSpec:
         training=raw.get("training", {}),
         make_kwargs=raw.get("make_kwargs", {}),
         tasks=tasks,
+        module=raw.get("module"),
+        requires=raw.get("requires"),
     )
 
 
 @lru_cache(maxsize=None)
 def _spec_files() -> dict[str, Path]:
+    """Env id -> its spec.yaml (a folder is named after its id, '/' written as '__')."""
     root = data_dir("envs")
-    return {p.parent.name: p for p in sorted(root.glob("*/spec.yaml"))}
+    return {p.parent.name.replace("__", "/"): p for p in sorted(root.glob("*/spec.yaml"))}
 
 
 def list_specs() -> list[EnvSpec]:
@@ -194,26 +226,45 @@ def list_specs() -> list[EnvSpec]:
 
 
 def load_spec(env_id: str) -> EnvSpec:
-    """Load the curated spec of ``env_id``; unknown ids get a "did you mean" error."""
+    """The curated spec of ``env_id``, else the automatic abstraction of any Gymnasium id
+    (curated=False); unknown ids get a "did you mean" error."""
     files = _spec_files()
     if env_id in files:
         return _cached_spec(files[env_id])
     check_env_id(env_id)
-    raise UnknownEnvError(
-        f"{env_id} has no text2reward spec yet; curated specs: {', '.join(files)}"
-    )
+    from text2reward.envs.auto import auto_spec
+
+    return auto_spec(env_id)
+
+
+def import_env_module(module: str, requires: str | None = None) -> None:
+    """Import a package whose import registers Gymnasium envs (``--env-module``, spec modules)."""
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not module.startswith(exc.name.split(".")[0]):
+            raise
+        hint = f"; install it: {requires}" if requires else ""
+        raise UsageError(f"the env module {module!r} is not installed{hint}") from None
 
 
 @lru_cache(maxsize=None)
 def _cached_spec(path: Path) -> EnvSpec:
-    return _parse_spec(path)
+    spec = _parse_spec(path)
+    try:  # register the env id where the package is installed; use sites call prepare()
+        spec.prepare()
+    except UsageError:
+        pass
+    return spec
 
 
 def check_env_id(env_id: str) -> None:
     """Raise UnknownEnvError with close matches when Gymnasium does not know ``env_id``."""
     import gymnasium as gym
 
-    if env_id in gym.registry:
+    if env_id in gym.registry or env_id in _spec_files():
         return
     known = list(gym.registry) + list(_spec_files())
     close = difflib.get_close_matches(env_id, known, n=3, cutoff=0.6)

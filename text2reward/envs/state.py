@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from text2reward.envs.layout import StateLayout
 
 if TYPE_CHECKING:
     from text2reward.envs.spec import EnvSpec
@@ -17,43 +20,126 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return view
 
 
-class StateView:
-    """Named features of a batch of states; every attribute is a read-only array (n_envs, ...).
+class ObsView:
+    """A dict observation batch: one read-only array attribute per key (also ``obs["key"]``)."""
 
-    ``state.obs`` is the raw observation batch.
-    """
+    __slots__ = ("_arrays",)
 
-    __slots__ = ("_features",)
-
-    def __init__(self, features: dict[str, np.ndarray]):
-        object.__setattr__(self, "_features", features)
-
-    @classmethod
-    def from_obs(cls, spec: EnvSpec, obs: np.ndarray) -> StateView:
-        """Build the read-only view of a batch of flat observations (copied, then frozen)."""
-        obs = _frozen(np.array(obs, dtype=np.float64))  # a private copy; its slices stay frozen
-        features = {f.name: f.extract(obs) for f in spec.features}
-        for name, value in features.items():
-            if value.flags.writeable:  # computed features are new arrays
-                features[name] = _frozen(value)
-        features["obs"] = obs
-        return cls(features)
+    def __init__(self, arrays: dict[str, np.ndarray]):
+        object.__setattr__(self, "_arrays", {k: _frozen(np.asarray(v)) for k, v in arrays.items()})
 
     def __getattr__(self, name: str) -> np.ndarray:
         try:
+            return self._arrays[name]
+        except KeyError:
+            raise AttributeError(f"the observation has no key {name!r}; keys: "
+                                 f"{', '.join(self._arrays)}") from None
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.__getattr__(key)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("observations are read-only")
+
+    def __dir__(self) -> list[str]:
+        return list(self._arrays)
+
+    def keys(self) -> list[str]:
+        return list(self._arrays)
+
+
+class _Rows:
+    """Computes named features of a batch of state rows on first use (see envs/layout.py)."""
+
+    __slots__ = ("features", "layout", "rows")
+
+    def __init__(self, spec: EnvSpec, layout: StateLayout, rows: np.ndarray):
+        self.features = {f.name: f for f in spec.features}
+        self.layout = layout
+        self.rows = rows
+
+    @property
+    def names(self) -> list[str]:
+        return [*self.features, "obs"]
+
+    def compute(self, name: str) -> Any:
+        if name == "obs":
+            obs = self.layout.observation(self.rows)
+            return ObsView(obs) if isinstance(obs, dict) else obs
+        value = np.asarray(self.layout.feature(self.features[name], self.rows))
+        return _frozen(value) if value.flags.writeable else value
+
+
+class StateView:
+    """Named features of a batch of states; every attribute is a read-only array (n_envs, ...).
+
+    ``state.obs`` is the raw observation batch (a dict observation: one attribute per key).
+    Features are computed on first access, so a program pays only for what it reads.
+    """
+
+    __slots__ = ("_features", "_rows")
+
+    def __init__(self, features: dict[str, Any], rows: _Rows | None = None):
+        object.__setattr__(self, "_features", features)
+        object.__setattr__(self, "_rows", rows)
+
+    @classmethod
+    def from_obs(cls, spec: EnvSpec, obs: Any) -> StateView:
+        """Build the read-only view of a batch of observations (flat arrays or dicts) of an
+        env whose features all come from the observation.
+
+        The caller must not modify ``obs`` afterwards (the wrapper passes its own copies)."""
+        layout = StateLayout.infer(obs)
+        return cls.from_rows(spec, layout, layout.rows(obs))
+
+    @classmethod
+    def from_rows(cls, spec: EnvSpec, layout: StateLayout, rows: np.ndarray) -> StateView:
+        """The view of a batch of state rows: observation, then simulator vector."""
+        rows = _frozen(np.asarray(rows, dtype=np.float64))  # slices of a frozen view stay frozen
+        return cls({}, _Rows(spec, layout, rows))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
             return self._features[name]
         except KeyError:
-            names = ", ".join(sorted(self._features))
-            raise AttributeError(f"state has no feature {name!r}; features: {names}") from None
+            pass
+        if self._rows is not None and (name in self._rows.features or name == "obs"):
+            value = self._features[name] = self._rows.compute(name)
+            return value
+        raise AttributeError(f"state has no feature {name!r}; features: "
+                             f"{', '.join(sorted(self.__dir__()))}") from None
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("state views are read-only")
 
     def __dir__(self) -> list[str]:
-        return sorted(self._features)
+        names = set(self._features) | set(self._rows.names if self._rows is not None else ())
+        return sorted(names)
 
-    def as_dict(self) -> dict[str, np.ndarray]:
-        return dict(self._features)
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dir__()}
+
+
+class EpisodeFeatures(Mapping):
+    """An episode's features by name, each computed once on first use."""
+
+    def __init__(self, spec: EnvSpec, layout: StateLayout, rows: np.ndarray):
+        self._rows = _Rows(spec, layout, np.asarray(rows, dtype=np.float64))
+        self._cache: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._cache:
+            if name not in self._rows.features and name != "obs":
+                raise KeyError(name)
+            value = self._rows.compute(name)
+            self._cache[name] = value._arrays if isinstance(value, ObsView) else value
+        return self._cache[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows.names)
+
+    def __len__(self) -> int:
+        return len(self._rows.names)
 
 
 @dataclass
@@ -64,7 +150,7 @@ class Episode:
     (length + 1 rows); ``env_rewards`` are the env's own rewards (length rows).
     """
 
-    features: dict[str, np.ndarray]
+    features: Mapping[str, Any]
     actions: np.ndarray
     env_rewards: np.ndarray
     terminated: bool
@@ -87,8 +173,12 @@ class Episode:
         env_rewards: np.ndarray,
         terminated: bool,
         truncated: bool,
+        layout: StateLayout | None = None,
     ) -> Episode:
-        obs = np.asarray(obs, dtype=np.float64)
-        features = {f.name: np.asarray(f.extract(obs)) for f in spec.features}
-        features["obs"] = obs
+        """An episode from its state rows (length + 1: observation, then simulator vector);
+        without a layout the rows are flat observations."""
+        if layout is None:
+            layout = StateLayout.infer(obs)
+            obs = layout.rows(obs)
+        features = EpisodeFeatures(spec, layout, obs)
         return cls(features, np.asarray(actions), np.asarray(env_rewards), terminated, truncated)

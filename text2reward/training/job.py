@@ -7,6 +7,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+_ENV_MODULE: list[str | None] = [None, None]
+
+
+def use_env_module(module: str | None, path: str | None = None) -> None:
+    """Make every Job created from now on import ``module`` (found in folder ``path``, if
+    given) before anything else (``--env-module``); None turns this off."""
+    _ENV_MODULE[0], _ENV_MODULE[1] = module, path
+
 
 @dataclass
 class Job:
@@ -26,6 +34,10 @@ class Job:
     timeout_s: float = 1800.0
     stop_when_solved: bool = False  # end training once training episodes reliably succeed
     pool_path: str | None = None  # stored episodes (.npz) to score with the program (check)
+    # the user's package to import first (its gym.register calls) and the folder it is
+    # imported from; default: what `use_env_module` set
+    env_module: str | None = field(default_factory=lambda: _ENV_MODULE[0])
+    env_module_path: str | None = field(default_factory=lambda: _ENV_MODULE[1])
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)

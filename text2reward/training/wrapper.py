@@ -3,6 +3,11 @@
 It also records every finished episode (features, actions, the env's own rewards) so the
 task's ground-truth score and per-component statistics can be computed without touching the
 env's termination: a reward cannot change what counts as success.
+
+States are kept as rows (``envs/layout.py``): the flattened observation, then, for a spec with
+simulator features, the raw simulator vector that a ``SimFeatures`` wrapper inside each env
+puts into ``info`` (the policy still sees the env's own observation). Recorded raw episodes
+keep these rows under "obs".
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
+from text2reward.envs.layout import ObsLayout, StateLayout
+from text2reward.envs.sim import INFO_KEY, SimFeatures
 from text2reward.envs.spec import EnvSpec
 from text2reward.envs.state import Episode, StateView
+from text2reward.errors import UsageError
 from text2reward.program import RewardFault, validate_output
 
 
@@ -48,9 +56,13 @@ class RewardVecEnv(VecEnvWrapper):
         self.program = program
         self.score_fn = score_fn
         self.finished: list[EpisodeStats] = []
-        self._prev_obs: np.ndarray | None = None
+        self._prev_obs: np.ndarray | None = None  # state rows of the current states
         self._actions: np.ndarray | None = None
         self.recent_raw: deque[dict[str, Any]] = deque(maxlen=4)  # last episodes, raw arrays
+        self._probes = spec.probes
+        if self._probes:
+            attach_sim_features(venv, self._probes)
+        self.layout = StateLayout(ObsLayout.from_space(venv.observation_space))
         self._reset_buffers(None)
 
     def _reset_buffers(self, first_obs: np.ndarray | None) -> None:
@@ -67,7 +79,11 @@ class RewardVecEnv(VecEnvWrapper):
 
     def reset(self) -> np.ndarray:
         obs = self.venv.reset()
-        self._prev_obs = np.asarray(obs)
+        if self._probes:
+            sim_layout = self.venv.get_attr("t2r_layout", [0])[0]
+            self.layout = StateLayout(self.layout.obs, sim_layout)
+        sims = [info[INFO_KEY] for info in self.venv.reset_infos] if self._probes else None
+        self._prev_obs = self.layout.rows(obs, sims)
         self._reset_buffers(self._prev_obs)
         return obs
 
@@ -77,19 +93,33 @@ class RewardVecEnv(VecEnvWrapper):
 
     def step_wait(self):
         obs, env_rewards, dones, infos = self.venv.step_wait()
-        next_obs = np.array(obs, dtype=np.float64)
-        for i in np.flatnonzero(dones):
-            next_obs[i] = infos[i]["terminal_observation"]
+        next_obs, current = self._rows(obs, dones, infos)
         reward, components = self._call(next_obs)
-        self._record(next_obs, np.asarray(obs), env_rewards, reward, components, dones, infos)
-        self._prev_obs = np.asarray(obs)
+        self._record(next_obs, current, env_rewards, reward, components, dones, infos)
+        self._prev_obs = current
         return obs, reward.astype(np.float32), dones, infos
+
+    def _rows(self, obs, dones: np.ndarray, infos: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the states this step reached (terminal ones for finished envs) and of the
+        states the envs are in now (reset ones for finished envs)."""
+        sims = np.stack([info[INFO_KEY] for info in infos]) if self._probes else None
+        current = self.layout.rows(obs, sims)
+        done = np.flatnonzero(dones)
+        if not len(done):
+            return current.copy(), current
+        next_obs = current.copy()
+        width = self.layout.obs.size
+        for i in done:
+            next_obs[i, :width] = self.layout.obs.flatten_one(infos[i]["terminal_observation"])
+            if self._probes:
+                current[i, width:] = self.venv.reset_infos[i][INFO_KEY]
+        return next_obs, current
 
     def _call(self, next_obs: np.ndarray) -> tuple[np.ndarray, dict]:
         action = self._actions.copy()
         action.flags.writeable = False
-        state = StateView.from_obs(self.spec, self._prev_obs)
-        next_state = StateView.from_obs(self.spec, next_obs)
+        state = StateView.from_rows(self.spec, self.layout, self._prev_obs)
+        next_state = StateView.from_rows(self.spec, self.layout, next_obs)
         try:
             reward, components = self.program(state, action, next_state)
         except Exception as exc:  # the program is untrusted: any failure is its fault
@@ -137,7 +167,8 @@ class RewardVecEnv(VecEnvWrapper):
         actions = np.stack([self._act_steps[t][i] for t in steps])
         env_rewards = np.array([self._rew_steps[t][i] for t in steps])
         episode = Episode.from_arrays(self.spec, obs, actions, env_rewards,
-                                      terminated=not truncated, truncated=truncated)
+                                      terminated=not truncated, truncated=truncated,
+                                      layout=self.layout)
         score = float(self.score_fn(episode))
         self.recent_raw.append({"obs": obs, "actions": actions, "score": score,
                                 "terminated": not truncated})
@@ -150,3 +181,18 @@ class RewardVecEnv(VecEnvWrapper):
             terminated=not truncated,
             truncated=truncated,
         )
+
+
+def attach_sim_features(venv: VecEnv, probes: list) -> None:
+    """Make every env of ``venv`` gather the simulator vector ``probes`` read.
+
+    Envs made with ``wrapper_class=SimFeatures`` (any VecEnv) already do; the envs of a
+    DummyVecEnv are wrapped here."""
+    if all(venv.env_is_wrapped(SimFeatures)):
+        return
+    envs = getattr(venv, "envs", None)
+    if envs is None:
+        raise UsageError("simulator features need a DummyVecEnv, or envs made with "
+                         "text2reward.envs.sim.SimFeatures as their wrapper_class")
+    for i, env in enumerate(envs):
+        envs[i] = SimFeatures(env, probes)

@@ -1,0 +1,120 @@
+"""Offscreen rollouts of a trained candidate's policy, written as an animated GIF.
+
+Used by the report (the best policy's rollout) and by ``refine`` (the top candidates side by
+side). No display is needed: envs render to RGB arrays and SDL is told to use dummy drivers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from text2reward.envs.spec import load_spec
+from text2reward.errors import Text2RewardError, WorkFailed
+from text2reward.runfolder import Run, _at
+
+ROLLOUT_FRAMES = 100
+ROLLOUT_WIDTH = 360
+
+
+class RenderUnavailable(WorkFailed):
+    """A rollout could not be rendered here (no policy, no renderer, no Pillow)."""
+
+
+def render_rollout(
+    run_dir: Path,
+    round_index: int | None = None,
+    index: int | None = None,
+    frames: int = ROLLOUT_FRAMES,
+    renderer: Callable[..., tuple[list[Any], float]] | None = None,
+) -> Path:
+    """Render a candidate's policy (default: the best) offscreen to ``rollout.gif`` in its folder.
+
+    The policy's weights are read with ``torch.load(weights_only=True)`` into a policy built
+    from the env's preset, so nothing from the run folder is unpickled.
+    Raises RenderUnavailable when the env, Pillow or the policy cannot render here.
+    ``renderer`` replaces the frame source (``_rollout_frames``), for callers that supply their own.
+    """
+    run = Run(Path(run_dir))
+    if round_index is None or index is None:
+        if run.best is None:
+            raise RenderUnavailable("the run has no trained candidate to render")
+        round_index, index = _at(run.best)
+    folder = run.folder(round_index, index)
+    if not (folder / "policy.zip").is_file():
+        raise RenderUnavailable(f"{folder} has no policy.zip to render")
+    try:
+        from PIL import Image
+    except ImportError:
+        raise RenderUnavailable("rendering a rollout needs Pillow: pip install pillow") from None
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    try:
+        images, fps = (renderer or _rollout_frames)(run, folder / "policy.zip", frames)
+    except Text2RewardError:
+        raise
+    except Exception as exc:  # renderers fail in many ways (no display, no GL, missing extras)
+        raise RenderUnavailable(
+            f"rendering {run.summary['env']} failed here: {type(exc).__name__}: {exc}"
+        ) from None
+    pictures = [_shrink(Image.fromarray(image)) for image in images]
+    out = folder / "rollout.gif"
+    pictures[0].save(
+        out,
+        save_all=True,
+        append_images=pictures[1:],
+        loop=0,
+        duration=max(20, int(1000 / fps)),
+        optimize=True,
+    )
+    return out
+
+
+def _shrink(image):
+    height = round(image.height * ROLLOUT_WIDTH / image.width)
+    return image.resize((ROLLOUT_WIDTH, height)).convert("P", palette=1, colors=64)
+
+
+def _rollout_frames(run: Run, policy_path: Path, frames: int):
+    import gymnasium as gym
+
+    spec = load_spec(run.summary["env"])
+    key = run.summary.get("task_key")
+    task = spec.tasks.get(key.split(":", 1)[1]) if key else None
+    env = gym.make(spec.env_id, render_mode="rgb_array", **spec.env_kwargs(task))
+    try:
+        policy = _load_policy(policy_path, spec.training_preset(task), env)
+        obs, _ = env.reset(seed=int(run.config.get("seed") or 0))
+        images = [env.render()]
+        for _ in range(frames - 1):
+            action, _ = policy.predict(obs, deterministic=True)
+            obs, _, terminated, truncated, _ = env.step(action)
+            images.append(env.render())
+            if terminated or truncated:
+                break
+        return images, env.metadata.get("render_fps") or 30
+    finally:
+        env.close()
+
+
+def _load_policy(path: Path, preset: dict[str, Any], env):
+    import io
+    import zipfile
+
+    import stable_baselines3
+    import torch
+
+    algo = getattr(stable_baselines3, str(preset.get("algo", "PPO")).upper())
+    policy_cls = algo.policy_aliases[preset.get("policy", "MlpPolicy")]
+    kwargs = dict(preset.get("hyperparams", {}).get("policy_kwargs") or {})
+    policy = policy_cls(env.observation_space, env.action_space, lambda _: 0.0, **kwargs)
+    with zipfile.ZipFile(path) as archive:
+        state = torch.load(
+            io.BytesIO(archive.read("policy.pth")), map_location="cpu", weights_only=True
+        )
+    policy.load_state_dict(state)
+    policy.set_training_mode(False)
+    return policy
+

@@ -1,0 +1,86 @@
+"""A finished (or running) run folder, read-only: config, summary, candidates' files and media.
+
+Used by the report, the exporter and the rollout renderer; it never writes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from text2reward.errors import UsageError
+
+MEDIA_TYPES = {".gif": "image/gif", ".png": "image/png", ".mp4": "video/mp4", ".webm": "video/webm"}
+
+
+class Run:
+    """The parts of a run folder the report reads."""
+
+    def __init__(self, root: Path):
+        if not (root / "config.json").is_file():
+            raise UsageError(
+                f"{root} is not a text2reward run folder (no config.json); pass the "
+                "folder that `text2reward run` printed"
+            )
+        self.root = root
+        self.config = _read_json(root / "config.json")
+        if not (root / "summary.json").is_file():
+            raise UsageError(
+                f"{root} has no summary.json yet (no round has finished); "
+                f"finish it with `text2reward resume {root}`"
+            )
+        self.summary = _read_json(root / "summary.json")
+
+    @property
+    def rounds(self) -> list[dict[str, Any]]:
+        return self.summary.get("rounds") or []
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        return self.summary.get("best")
+
+    def folder(self, r: int, i: int) -> Path:
+        return self.root / "rounds" / f"r{r:02d}" / f"c{i:02d}"
+
+    def result(self, r: int, i: int) -> dict[str, Any]:
+        path = self.folder(r, i) / "result.json"
+        return _read_json(path) if path.is_file() else {}
+
+    def text(self, r: int, i: int, name: str) -> str | None:
+        path = self.folder(r, i) / name
+        return path.read_text(errors="replace") if path.is_file() else None
+
+    def round_best(self, rnd: dict[str, Any]) -> dict[str, Any] | None:
+        """The round's best trained candidate, ranked like the loop: success rate, then score."""
+        trained = [
+            c
+            for c in rnd["candidates"]
+            if c.get("status") == "trained"
+            and c.get("score") is not None
+            and not c.get("duplicate_of")
+        ]
+        return max(trained, key=lambda c: (c.get("success_rate") or 0.0, c["score"]), default=None)
+
+    def media(self) -> list[tuple[str, Path]]:
+        """Rollout media in candidate folders, as (label, path), best candidate first."""
+        found = []
+        for path in sorted((self.root / "rounds").glob("r*/c*/*")):
+            if path.suffix.lower() in MEDIA_TYPES and path.is_file():
+                r, i = int(path.parent.parent.name[1:]), int(path.parent.name[1:])
+                best = (r, i) == _at(self.best)
+                label = f"round {r} candidate {i}{' (best)' if best else ''}: {path.name}"
+                found.append((not best, label, path))
+        return [(label, path) for _, label, path in sorted(found, key=lambda f: f[0])]
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path} is unreadable: {exc}") from None
+
+
+def _at(record: dict[str, Any] | None) -> tuple[int, int] | None:
+    return None if record is None else (record["round"], record["index"])
+
