@@ -31,6 +31,7 @@ def export_run(run_dir: Path, to: Path | None = None) -> Path:
             f"{run.root} has no best reward yet (no candidate was trained); nothing to export"
         )
     spec = load_spec(run.summary["env"])
+    _check_exportable(spec)
     key = run.summary.get("task_key")
     task = spec.tasks.get(key.split(":", 1)[1]) if key else None
     out = Path(to) if to is not None else run.root / "export"
@@ -67,6 +68,18 @@ def _training(spec: EnvSpec, task) -> dict:
     preset = spec.training_preset(task)
     keys = ("algo", "policy", "n_envs", "timesteps", "hyperparams")
     return {k: preset[k] for k in keys if k in preset}
+
+
+def _check_exportable(spec: EnvSpec) -> None:
+    """The standalone module computes features from the observation only."""
+    unsupported = [f.name for f in spec.features if f.sim is not None or f.key is not None]
+    if unsupported:
+        raise UsageError(
+            f"{spec.env_id} has features read from the simulator or dict observations "
+            f"({', '.join(unsupported[:4])}{', ...' if len(unsupported) > 4 else ''}); export "
+            "supports flat-observation features only: use the run's best_reward.py with "
+            "text2reward's RewardVecEnv instead"
+        )
 
 
 def feature_module(spec: EnvSpec) -> str:
