@@ -14,15 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from text2reward.analysis.prescreen import judge, spearman
 from text2reward.analysis.reflection import findings, reflect, selection_key
-from text2reward.analysis.trajectories import TrajectoryPool, load_episodes, save_episodes
+from text2reward.analysis.screening import Screening
 from text2reward.critic.sandbox import layers
 from text2reward.critic.static import check_source
 from text2reward.designer import Candidate, DesignContext, Designer, Exchange, Feedback
 from text2reward.envs.spec import EnvSpec, Task
 from text2reward.errors import WorkFailed
-from text2reward.program import RewardProgram, code_hash
+from text2reward.program import code_hash
 from text2reward.refine import Reviewer, human_words, review_of
 from text2reward.store import RunStore
 from text2reward.resume import Restored, read_journal
@@ -71,14 +70,13 @@ class Loop:
         self.stopping = False  # set on interruption: unfinished candidates are not recorded
         self.halving = SuccessiveHalving(threshold=setup.threshold) if config.early_stop else None
         self.stopped: str | None = None  # why the search ended before its last round
-        use_pool = setup.threshold is not None and getattr(config, "prescreen", True)
-        self.pool = TrajectoryPool(setup.threshold) if use_pool else None
-        self.prescreen = {"rejections": 0, "trainings_saved": 0}
-        self._shared: dict[str, Any] | None = None  # this round's frozen pool snapshot
+        self.screening = (Screening(setup.spec, setup.task, setup.threshold, store.root)
+                          if setup.threshold is not None and config.prescreen else None)
         self.reviewer = reviewer  # a person deciding between rounds (refine, run --interactive)
         self.decisions: dict[int, dict[str, Any]] = {}  # round -> journaled "human" event
         self.review_from: int | None = None  # first round a person reviews; None: nobody does
         self._restored = Restored()
+        self._pool_path: str | None = None  # this round's frozen episodes, for the pre-screen
         self.run_job = _executor(config)  # run_job(job, on_event) -> result: local or Ray
 
     # -- the rounds ---------------------------------------------------------------------------
@@ -95,7 +93,7 @@ class Loop:
             self.observe({"event": "round", "round": r, "rounds": self.config.rounds})
             candidates = restored.proposals.get(r) or self._propose(ctx)
             done = restored.records.get(r, {})
-            self._shared = self._freeze_pool(r)
+            self._pool_path = self.screening.freeze(r) if self.screening else None
             records = self._evaluate_round(ctx, candidates, done)
             self.rounds.append({"round": r, "candidates": records})
             self.round_bests.append(_round_best(records))
@@ -246,13 +244,13 @@ class Loop:
             return {"accepted": False, "stage": "static",
                     "error": "\n".join(str(f) for f in static)}
         job = self._job("check", folder, name)
-        job.pool_path = self._shared["path"] if self._shared else None
+        job.pool_path = self._pool_path
         result = self.run_job(job)
         if result.get("status") == "accepted":
             verdict = {"accepted": True, "stage": "runtime", "warnings": result.get("warnings", []),
                        "ms_per_call": result.get("ms_per_call")}
-            if "pool_returns" in result and self._shared:
-                verdict.update(self._prescreen(result["pool_returns"]))
+            if "pool_returns" in result and self._pool_path:
+                verdict.update(self.screening.judge(result["pool_returns"]))
             return verdict
         error = "\n".join(result.get("findings", [])) or result.get("reason", "unknown failure")
         return {"accepted": False, "stage": "runtime", "error": error}
@@ -293,48 +291,9 @@ class Loop:
                 self.observe({"event": "best", "round": r, "index": index, "score": record["score"]})
         return record
 
-    # -- stored episodes: pre-screen and reward comparison ----------------------------------
     def _add_to_pool(self, r: int, index: int) -> None:
-        if self.pool is None:
-            return
-        episodes = load_episodes(self.store.root / "rounds" / f"r{r:02d}" / f"c{index:02d}" / "episodes.npz")
-        with self._lock:
-            self.pool.add(episodes)
-
-    def _freeze_pool(self, r: int) -> dict[str, Any] | None:
-        """The episodes every candidate of round ``r`` is judged on (same batch for all)."""
-        if self.pool is None or not self.pool.ready:
-            return None
-        episodes, labels = self.pool.episodes(), self.pool.labels()
-        path = self.store.root / "prescreen" / f"pool_r{r:02d}.npz"
-        path.parent.mkdir(exist_ok=True)
-        save_episodes(path, episodes)
-        return {"path": str(path), "episodes": episodes, "labels": labels,
-                "expert": self._expert_returns(episodes)}
-
-    def _expert_returns(self, episodes: list[dict[str, Any]]) -> list[float] | None:
-        task = self.setup.task
-        if task is None or not task.expert_path.exists():
-            return None
-        from text2reward.critic.runtime import trajectory_returns
-
-        expert = RewardProgram.load(task.expert_path.read_text(), str(task.expert_path))
-        return trajectory_returns(self.setup.spec, expert, episodes)
-
-    def _prescreen(self, returns: list[float]) -> dict[str, Any]:
-        shared = self._shared
-        verdict = judge(returns, shared["episodes"], shared["labels"])
-        scores = [e["score"] for e in shared["episodes"]]
-        correlation = {"success": spearman(returns, scores),
-                       "expert": spearman(returns, shared["expert"]) if shared["expert"] else None}
-        out: dict[str, Any] = {"prescreen": {k: v for k, v in verdict.items() if k != "message"},
-                               "correlation": correlation}
-        if not verdict["passed"]:
-            with self._lock:
-                self.prescreen["rejections"] += 1
-                self.prescreen["trainings_saved"] += 1
-            out.update(accepted=False, stage="prescreen", error=verdict["message"])
-        return out
+        if self.screening is not None:
+            self.screening.add(self.store.root / "rounds" / f"r{r:02d}" / f"c{index:02d}")
 
     # -- between rounds -----------------------------------------------------------------------
     def _review(self, r: int, records: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -490,7 +449,8 @@ class Loop:
                        for r in self.rounds],
             "best": public(self.best) if self.best else None,
             "usage": dict(self.usage),
-            "prescreen": dict(self.prescreen),
+            "prescreen": dict(self.screening.counts if self.screening else
+                              {"rejections": 0, "trainings_saved": 0}),
             "stopped": self.stopped,
             "env_steps": sum(c.get("steps") or 0 for r in self.rounds for c in r["candidates"]
                              if not c.get("duplicate_of")),
