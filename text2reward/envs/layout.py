@@ -10,7 +10,7 @@ computed from rows on demand (``StateLayout.feature``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,11 +31,11 @@ class ObsLayout:
     keys: tuple[str, ...] | None
     shapes: tuple[tuple[int, ...], ...]
 
-    @property
+    @cached_property  # read on every feature access of every step: computed once
     def sizes(self) -> list[int]:
         return [int(np.prod(s)) for s in self.shapes]
 
-    @property
+    @cached_property
     def size(self) -> int:
         return sum(self.sizes)
 

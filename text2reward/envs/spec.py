@@ -12,7 +12,7 @@ import difflib
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +108,11 @@ class EnvSpec:
     @property
     def feature_names(self) -> list[str]:
         return [f.name for f in self.features]
+
+    @cached_property
+    def feature_map(self) -> dict[str, Feature]:
+        """Features by name (built once: state views look features up on every step)."""
+        return {f.name: f for f in self.features}
 
     @property
     def probes(self) -> list[Any]:

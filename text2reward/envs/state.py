@@ -54,7 +54,7 @@ class _Rows:
     __slots__ = ("features", "layout", "rows")
 
     def __init__(self, spec: EnvSpec, layout: StateLayout, rows: np.ndarray):
-        self.features = {f.name: f for f in spec.features}
+        self.features = spec.feature_map
         self.layout = layout
         self.rows = rows
 
@@ -86,16 +86,16 @@ class StateView:
     @classmethod
     def from_obs(cls, spec: EnvSpec, obs: Any) -> StateView:
         """Build the read-only view of a batch of observations (flat arrays or dicts) of an
-        env whose features all come from the observation.
-
-        The caller must not modify ``obs`` afterwards (the wrapper passes its own copies)."""
+        env whose features all come from the observation."""
         layout = StateLayout.infer(obs)
         return cls.from_rows(spec, layout, layout.rows(obs))
 
     @classmethod
     def from_rows(cls, spec: EnvSpec, layout: StateLayout, rows: np.ndarray) -> StateView:
         """The view of a batch of state rows: observation, then simulator vector."""
-        rows = _frozen(np.asarray(rows, dtype=np.float64))  # slices of a frozen view stay frozen
+        # A private copy, frozen: untrusted code that un-freezes it (through .base, refused by
+        # the static critic) still cannot reach the env's or the episode recorder's arrays.
+        rows = _frozen(np.array(rows, dtype=np.float64))
         return cls({}, _Rows(spec, layout, rows))
 
     def __getattr__(self, name: str) -> Any:

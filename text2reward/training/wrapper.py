@@ -57,6 +57,7 @@ class RewardVecEnv(VecEnvWrapper):
         self.score_fn = score_fn
         self.finished: list[EpisodeStats] = []
         self._prev_obs: np.ndarray | None = None  # state rows of the current states
+        self._next_view: StateView | None = None  # their view, when the last step reset none
         self._actions: np.ndarray | None = None
         self.recent_raw: deque[dict[str, Any]] = deque(maxlen=4)  # last episodes, raw arrays
         self._probes = spec.probes
@@ -84,6 +85,7 @@ class RewardVecEnv(VecEnvWrapper):
             self.layout = StateLayout(self.layout.obs, sim_layout)
         sims = [info[INFO_KEY] for info in self.venv.reset_infos] if self._probes else None
         self._prev_obs = self.layout.rows(obs, sims)
+        self._next_view = None
         self._reset_buffers(self._prev_obs)
         return obs
 
@@ -94,7 +96,7 @@ class RewardVecEnv(VecEnvWrapper):
     def step_wait(self):
         obs, env_rewards, dones, infos = self.venv.step_wait()
         next_obs, current = self._rows(obs, dones, infos)
-        reward, components = self._call(next_obs)
+        reward, components = self._call(next_obs, reuse=not dones.any())
         self._record(next_obs, current, env_rewards, reward, components, dones, infos)
         self._prev_obs = current
         return obs, reward.astype(np.float32), dones, infos
@@ -115,11 +117,14 @@ class RewardVecEnv(VecEnvWrapper):
                 current[i, width:] = self.venv.reset_infos[i][INFO_KEY]
         return next_obs, current
 
-    def _call(self, next_obs: np.ndarray) -> tuple[np.ndarray, dict]:
+    def _call(self, next_obs: np.ndarray, reuse: bool) -> tuple[np.ndarray, dict]:
         action = self._actions.copy()
         action.flags.writeable = False
-        state = StateView.from_rows(self.spec, self.layout, self._prev_obs)
+        state = self._next_view or StateView.from_rows(self.spec, self.layout, self._prev_obs)
         next_state = StateView.from_rows(self.spec, self.layout, next_obs)
+        # Without a reset, this step's next state is the next step's state: its view (and the
+        # features already computed on it) is reused.
+        self._next_view = next_state if reuse else None
         try:
             reward, components = self.program(state, action, next_state)
         except Exception as exc:  # the program is untrusted: any failure is its fault
