@@ -21,6 +21,14 @@ def t2r(*args, cwd=None, env=None, timeout=600):
                           env=full_env, timeout=timeout)
 
 
+def offline_run(out: Path, samples: int = 2, rounds: int = 2, *extra: str):
+    """A toy offline CartPole run through the CLI (2,000 steps per candidate); its process."""
+    proc = t2r("run", "--env", "CartPole-v1", "--task", TASK, "--model", "offline", "--samples",
+               str(samples), "--rounds", str(rounds), "--timesteps", "2000", *extra, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
 def test_offline_run_writes_a_complete_run_folder(tmp_path):
     out = tmp_path / "run"
     proc = t2r("run", "--env", "CartPole-v1", "--task", TASK, "--model", "offline", "--samples", "2",

@@ -8,19 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-TASK = "keep the pole upright and the cart near the centre"
-
-
-def t2r(*args, timeout=600):
-    exe = Path(sys.executable).with_name("text2reward")
-    return subprocess.run(
-        [str(exe), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
-    )
+from test_cli import offline_run, t2r
 
 
 def plain_python(script: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -38,26 +26,8 @@ def plain_python(script: str, cwd: Path, timeout: int = 600) -> subprocess.Compl
 
 
 def toy_run(root: Path, samples: int) -> Path:
-    out = root / "run"
-    proc = t2r(
-        "run",
-        "--env",
-        "CartPole-v1",
-        "--task",
-        TASK,
-        "--model",
-        "offline",
-        "--samples",
-        str(samples),
-        "--rounds",
-        "1",
-        "--timesteps",
-        "2000",
-        "--out",
-        str(out),
-    )
-    assert proc.returncode == 0, proc.stderr
-    return out
+    offline_run(root / "run", samples, 1)
+    return root / "run"
 
 
 @pytest.fixture(scope="module")

@@ -2,18 +2,16 @@
 
 import html
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from test_cli import TASK, offline_run, t2r
 
 from text2reward.report import build_report
 
-TASK = "keep the pole upright and the cart near the centre"
 CHROMIUM = Path("/usr/bin/chromium")
 SECTIONS = (
     "overview",
@@ -29,39 +27,11 @@ SECTIONS = (
 )
 
 
-def t2r(*args, timeout=600):
-    exe = Path(sys.executable).with_name("text2reward")
-    return subprocess.run(
-        [str(exe), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
-    )
-
-
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory) -> Path:
     """A finished offline run of 2 rounds x 2 candidates at 2000 steps; `run` builds the report."""
     out = tmp_path_factory.mktemp("report") / "run"
-    proc = t2r(
-        "run",
-        "--env",
-        "CartPole-v1",
-        "--task",
-        TASK,
-        "--model",
-        "offline",
-        "--samples",
-        "2",
-        "--rounds",
-        "2",
-        "--timesteps",
-        "2000",
-        "--out",
-        str(out),
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = offline_run(out, 2, 2)
     assert f"report: {out / 'report.html'}" in proc.stderr
     return out
 

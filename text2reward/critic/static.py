@@ -14,7 +14,6 @@ from text2reward.critic.surface import (
     LINALG_FUNCTIONS,
     NUMPY_CONSTANTS,
     NUMPY_FUNCTIONS,
-    SAFE_BUILTINS,
     TYPE_ONLY,
 )
 
