@@ -28,8 +28,8 @@ def _program_for(spec: EnvSpec) -> tuple[str, str | None]:
 
 
 def _preset(spec: EnvSpec, task: str | None, timesteps: int) -> dict[str, Any]:
-    preset = spec.training_preset(spec.tasks.get(task) if task else None)
-    preset.update(timesteps=timesteps, env_kwargs=spec.env_kwargs(spec.tasks.get(task) if task else None))
+    preset = spec.training_preset(spec.tasks.get(task) if task else None)  # env_kwargs included
+    preset["timesteps"] = timesteps
     return preset
 
 

@@ -144,9 +144,7 @@ class Loop:
                     self.seen.setdefault(record["code_hash"], result)
                 if result.get("status") == "trained" and not record.get("duplicate_of"):
                     self._add_to_pool(r, record["index"])
-                if result.get("status") == "trained" and not record.get("duplicate_of") and (
-                    self.best is None or selection_key(result) > selection_key(self.best["_result"])
-                ):
+                if _beats(record, self.best):
                     self.best = {"round": r, **record}
         remember = getattr(self.designer, "remember", None)
         for candidates in restored.proposals.values():
@@ -282,9 +280,7 @@ class Loop:
         if result.get("status") == "trained" and not result.get("duplicate_of"):
             self._add_to_pool(r, index)
         with self._lock:
-            if result.get("status") == "trained" and not result.get("duplicate_of") and (
-                self.best is None or selection_key(result) > selection_key(self.best["_result"])
-            ):
+            if _beats(record, self.best):
                 self.best = {"round": r, **record}
                 folder = self.store.candidate_dir(r, index)
                 self.store.save_best(record["source"], folder / "policy.zip")
@@ -322,9 +318,7 @@ class Loop:
         best = {"round": pr, **found[0]}
         for later, records in sorted(self._restored.records.items()):
             for rec in records.values() if later > r else ():
-                result = rec.get("_result") or {}
-                if result.get("status") == "trained" and not rec.get("duplicate_of") \
-                        and selection_key(result) > selection_key(best["_result"]):
+                if _beats(rec, best):
                     best = {"round": later, **rec}
         at = (best["round"], best["index"])
         if self.best is None or (self.best["round"], self.best["index"]) != at:
@@ -487,13 +481,18 @@ def _add_usage(total: dict[str, Any], usage: dict[str, Any]) -> None:
         total["unpriced_requests"] += 1
 
 
+def _beats(record: dict[str, Any], best: dict[str, Any] | None) -> bool:
+    """A trained, original candidate that the task's success ranks above ``best``."""
+    result = record.get("_result") or {}
+    return (result.get("status") == "trained" and not record.get("duplicate_of")
+            and (best is None or selection_key(result) > selection_key(best["_result"])))
+
+
 def _round_best(records: list[dict[str, Any]]) -> Feedback | None:
     """A round's own best trained program with its reflection (for --history)."""
     best = None
     for rec in records:
-        result = rec.get("_result") or {}
-        if result.get("status") == "trained" and not rec.get("duplicate_of") and rec.get("source") \
-                and (best is None or selection_key(result) > selection_key(best["_result"])):
+        if rec.get("source") and _beats(rec, best):
             best = rec
     if best is None:
         return None

@@ -47,7 +47,6 @@ def _run(job) -> dict[str, Any]:
         preset["timesteps"] = job.timesteps
     if job.n_envs:
         preset["n_envs"] = job.n_envs
-    preset["env_kwargs"] = spec.env_kwargs(task)
     preset["stop_when_solved"] = job.stop_when_solved
     scorer = load_scorer(spec, job.task, job.success_path)
     source = Path(job.program_path).read_text()
