@@ -14,7 +14,7 @@ from test_cli import offline_run, t2r
 def plain_python(script: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run ``script`` in a fresh interpreter, from a folder that holds no text2reward code."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", SB3_LOGDIR=str(cwd / "sb3-logs"))
     return subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,

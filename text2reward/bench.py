@@ -37,12 +37,13 @@ def _train_plain(spec: EnvSpec, preset: dict[str, Any], seed: int) -> float:
     """Steps/s of the same training with the env's own reward (no wrapper)."""
     import torch
 
-    from text2reward.training.trainer import _algo, make_vec_env
+    from text2reward.training.trainer import _algo, make_vec_env, quiet_logger
 
     torch.set_num_threads(1)
     venv = make_vec_env(spec, preset["env_kwargs"], int(preset.get("n_envs", 8)), seed)
     model = _algo(preset.get("algo", "PPO"))(preset.get("policy", "MlpPolicy"), venv, seed=seed,
                                              device="cpu", verbose=0, **preset["hyperparams"])
+    model.set_logger(quiet_logger())
     start = time.perf_counter()
     model.learn(total_timesteps=int(preset["timesteps"]))
     return model.num_timesteps / (time.perf_counter() - start)
@@ -133,7 +134,7 @@ def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: i
     from text2reward.store import RunStore
 
     config = RunConfig(env=env_id, task=task, model="offline", samples=samples, rounds=1,
-                       early_stop=early_stop, stop_on_success=False, prescreen=False, seed=seed,
+                       early_stop=early_stop, stop_on_success=early_stop, prescreen=False, seed=seed,
                        workers=workers, out=str(root / ("early" if early_stop else "full")))
     setup, designer = prepare(config)
     store = RunStore.create(Path(config.out), config.to_dict())
@@ -144,19 +145,26 @@ def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: i
         store.close()
     return {"steps": summary["env_steps"], "wall": time.perf_counter() - start,
             "best": summary["best"]["index"], "score": summary["best"]["score"],
-            "threshold": setup.threshold}
+            "success": summary["best"]["success_rate"], "threshold": setup.threshold}
 
 
 def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: Log) -> dict[str, Any]:
-    """Select the best of K candidates with early stopping vs training all K fully."""
+    """Select the best of K candidates training less (successive halving, solved-stop, the
+    round cut once a candidate meets the target: the run defaults) vs training all K fully."""
     with tempfile.TemporaryDirectory() as root:
         full = _search_once(env_id, task, samples, False, seed, workers, Path(root))
         log(f"full budget: {full['steps']} env steps, {full['wall']:.1f} s, best candidate "
-            f"{full['best']} with score {full['score']:.4g}")
+            f"{full['best']} with score {full['score']:.4g}, success {_rate(full['success'])}")
         early = _search_once(env_id, task, samples, True, seed, workers, Path(root))
-        log(f"early stopping: {early['steps']} env steps, {early['wall']:.1f} s, best candidate "
-            f"{early['best']} with score {early['score']:.4g}")
+        log(f"training less: {early['steps']} env steps, {early['wall']:.1f} s, best candidate "
+            f"{early['best']} with score {early['score']:.4g}, success {_rate(early['success'])}")
     scale = abs(full["score"]) if full["score"] else 1.0
     return {"full": full, "early": early, "steps_ratio": early["steps"] / full["steps"],
             "same_winner": early["best"] == full["best"],
+            "success_gap": None if full["success"] is None or early["success"] is None
+            else full["success"] - early["success"],
             "score_gap": abs(early["score"] - full["score"]) / scale}
+
+
+def _rate(value: float | None) -> str:
+    return "n/a (no threshold)" if value is None else f"{value:.0%}"

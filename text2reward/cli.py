@@ -611,8 +611,10 @@ def bench_search(env_id: str, task: str, samples: int, seed: int, workers: int) 
     from text2reward import bench as b
 
     out = b.search(env_id, task, samples, seed, workers, _bench_log)
+    gap = out["success_gap"]
     click.echo(f"same winner: {'yes' if out['same_winner'] else 'no'}; winner score gap "
-               f"{out['score_gap']:.1%}")
+               f"{out['score_gap']:.1%}; success gap "
+               f"{'n/a' if gap is None else format(gap, '.0%')}")
     click.echo(f"ratio env steps early/full: {out['steps_ratio']:.3f}")
 
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from text2reward.analysis.reflection import findings, reflect, selection_key
@@ -23,8 +24,8 @@ from text2reward.envs.spec import EnvSpec, Task
 from text2reward.errors import WorkFailed
 from text2reward.program import code_hash
 from text2reward.refine import Reviewer, human_words, review_of
-from text2reward.store import RunStore
 from text2reward.resume import Restored, read_journal
+from text2reward.store import RunStore
 from text2reward.training.executor import kill_all, run_job
 from text2reward.training.job import Job
 from text2reward.training.scheduler import SuccessiveHalving
@@ -78,6 +79,8 @@ class Loop:
         self._restored = Restored()
         self._pool_path: str | None = None  # this round's frozen episodes, for the pre-screen
         self.run_job = _executor(config)  # run_job(job, on_event) -> result: local or Ray
+        self._running: dict[tuple[int, int], Path] = {}  # trainings in flight -> their folders
+        self.solved_by: tuple[int, int] | None = None  # the first candidate meeting the target
 
     # -- the rounds ---------------------------------------------------------------------------
     def run(self, restored: Restored | None = None) -> dict[str, Any]:
@@ -124,6 +127,39 @@ class Loop:
         final = (self.best or {}).get("_result", {}).get("eval", {})
         return self.setup.threshold is not None and final.get("success_rate") == 1.0
 
+    def _stops_when_solved(self) -> bool:
+        """--stop-on-success with a success threshold and nobody reviewing rounds."""
+        return bool(self.config.stop_on_success and self.review_from is None
+                    and self.setup.threshold is not None)
+
+    def _meets_target(self, record: dict[str, Any]) -> bool:
+        """An original trained candidate succeeding in every evaluation episode, in a search
+        that stops there."""
+        return (self._stops_when_solved() and record.get("success_rate") == 1.0
+                and record.get("status") == "trained" and not record.get("duplicate_of"))
+
+    def _cut_round(self, r: int, index: int, record: dict[str, Any]) -> None:
+        """A candidate met the target in every evaluation episode: with --stop-on-success the
+        search is over, so the round's trainings in flight stop now (each is still evaluated and
+        recorded) and its candidates not started yet are skipped."""
+        if not self._meets_target(record):
+            return
+        with self._lock:
+            if self.solved_by is not None:
+                return
+            self.solved_by = (r, index)
+            running = list(self._running.values())
+        self.store.journal({"event": "target_met", "round": r, "index": index})
+        for folder in running:
+            (folder / "stop").touch()
+
+    def _skipped(self, r: int, index: int, record: dict[str, Any]) -> dict[str, Any] | None:
+        if self.solved_by is None:
+            return None
+        sr, si = self.solved_by
+        return self._finish(r, index, record, {"status": "skipped",
+                                               "reason": f"target met by r{sr} c{si}"})
+
     def _adopt(self, restored: Restored) -> None:
         """Take over the finished work of an earlier, interrupted process."""
         self._restored = restored
@@ -146,6 +182,8 @@ class Loop:
                     self._add_to_pool(r, record["index"])
                 if _beats(record, self.best):
                     self.best = {"round": r, **record}
+                if self.solved_by is None and self._meets_target(record):
+                    self.solved_by = (r, record["index"])
         remember = getattr(self.designer, "remember", None)
         for candidates in restored.proposals.values():
             for cand in candidates:
@@ -186,6 +224,8 @@ class Loop:
         folder = self.store.candidate_dir(ctx.round, index)
         record: dict[str, Any] = {"index": index, "origin": cand.origin, "params": cand.params,
                                   "attempts": []}
+        if (skipped := self._skipped(ctx.round, index, record)) is not None:
+            return skipped
         if cand.reply is not None:
             self.store.write_text(folder.relative_to(self.store.root) / "reply.md", cand.reply)
         cand = self._criticise(ctx, index, cand, record)
@@ -196,10 +236,20 @@ class Loop:
             duplicate = self.seen.get(record["code_hash"])
         if duplicate is not None:
             return self._finish(ctx.round, index, record, {**duplicate, "duplicate_of": duplicate["at"]})
+        with self._lock:
+            skip = self.solved_by is not None
+            if not skip:
+                self._running[(ctx.round, index)] = folder
+        if skip:
+            return self._skipped(ctx.round, index, record)
         self._status(ctx.round, index, "training")
         job = self._job("train", folder, None)
         job.stop_when_solved = self.config.early_stop
-        result = self.run_job(job, lambda e: self._progress(ctx.round, index, folder, e))
+        try:
+            result = self.run_job(job, lambda e: self._progress(ctx.round, index, folder, e))
+        finally:
+            with self._lock:
+                self._running.pop((ctx.round, index), None)
         result["at"] = [ctx.round, index]
         with self._lock:
             self.seen.setdefault(record["code_hash"], result)
@@ -285,6 +335,7 @@ class Loop:
                 folder = self.store.candidate_dir(r, index)
                 self.store.save_best(record["source"], folder / "policy.zip")
                 self.observe({"event": "best", "round": r, "index": index, "score": record["score"]})
+        self._cut_round(r, index, record)
         return record
 
     def _add_to_pool(self, r: int, index: int) -> None:

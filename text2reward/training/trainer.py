@@ -217,6 +217,13 @@ def _make_callback(env: RewardVecEnv, total: int, threshold: float | None, emit:
     return Snapshots()
 
 
+def quiet_logger():
+    """An SB3 logger that writes nothing anywhere."""
+    from stable_baselines3.common.logger import Logger
+
+    return Logger(None, [])
+
+
 def _tensorboard_dir(out_dir: Path) -> str | None:
     """``out_dir/tb`` when the tensorboard package is installed; SB3 then writes event files."""
     import importlib.util
@@ -255,9 +262,11 @@ def train(
     venv = RewardVecEnv(make_vec_env(spec, kwargs, int(preset.get("n_envs", 8)), seed), spec,
                         program, scorer.fn)
     algo = _algo(preset.get("algo", "PPO"))
+    tensorboard = _tensorboard_dir(out_dir)
     model = algo(preset.get("policy", "MlpPolicy"), venv, seed=seed, device=resolve_device(device),
-                 verbose=0,
-                 tensorboard_log=_tensorboard_dir(out_dir), **preset.get("hyperparams", {}))
+                 verbose=0, tensorboard_log=tensorboard, **preset.get("hyperparams", {}))
+    if tensorboard is None:
+        model.set_logger(quiet_logger())  # else SB3 leaves an empty SB3-<date> folder in /tmp
     callback = _make_callback(venv, total, scorer.threshold, emit, out_dir / "stop",
                               bool(preset.get("stop_when_solved", False)))
     start = time.perf_counter()
