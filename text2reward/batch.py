@@ -188,6 +188,7 @@ class Batch:
                 rates = [r["success_rate"] for r in runs if r.get("success_rate") is not None]
                 row[f"{method}_success"] = statistics.mean(rates) if rates else None
             row["normalised"] = normalised(row["designed"], row["sparse"], row["expert"])
+            row["note"] = note(row)
             row.update(self._search_usage(task))
             rows.append(row)
         return rows
@@ -214,12 +215,42 @@ def normalised(designed: float | None, sparse: float | None, expert: float | Non
     return (designed - sparse) / abs(expert - sparse)
 
 
+def note(row: dict[str, Any]) -> str:
+    """Why a task's normalised score is missing, in words; empty when it is defined."""
+    missing = [m for m in METHODS if row.get(m) is None]
+    if missing:
+        return f"no normalised score: {', '.join(missing)} not trained"
+    if row["expert"] == row["sparse"]:
+        return (f"no normalised score: the sparse reward already scores as the expert "
+                f"({_fmt(row['sparse'])})")
+    scale = max(abs(row["expert"]), abs(row["sparse"]), abs(row.get("threshold") or 0.0))
+    if abs(row["expert"] - row["sparse"]) < 0.05 * scale:
+        return "expert and sparse within 5%: the normalised score amplifies noise"
+    return ""
+
+
+def overview(rows: list[dict[str, Any]]) -> list[str]:
+    """Suite-level lines: tasks meeting their target per method, the mean normalised score."""
+    lines = []
+    for method in METHODS:
+        met = sum(1 for r in rows if r.get(method) is not None and r.get("threshold") is not None
+                  and r[method] >= r["threshold"])
+        lines.append(f"{method}: mean evaluation score meets the task's threshold on {met} of "
+                     f"{len(rows)} tasks")
+    scores = [r["normalised"] for r in rows if r.get("normalised") is not None]
+    if scores:
+        lines.append(f"mean normalised score over the {len(scores)} tasks where it is defined: "
+                     f"{statistics.mean(scores):.3g} (median {statistics.median(scores):.3g})")
+    return lines
+
+
 COLUMNS = ["task", "threshold", "sparse", "expert", "designed", "sparse_success",
-           "expert_success", "designed_success", "normalised", "tokens", "cost_usd", "wall_time_s"]
+           "expert_success", "designed_success", "normalised", "tokens", "cost_usd", "wall_time_s",
+           "note"]
 
 
 def _fmt(value: Any) -> str:
-    if value is None:
+    if value is None or value == "":
         return "-"
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -229,7 +260,7 @@ def _fmt(value: Any) -> str:
 def to_markdown(rows: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(_fmt(r.get(c)) for c in COLUMNS) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + [""] + [f"- {line}" for line in overview(rows)]) + "\n"
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
@@ -249,4 +280,5 @@ def to_html(rows: list[dict[str, Any]], suite: str) -> str:
             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style>"
             f"<h1>Suite {html.escape(suite)}</h1><p>normalised = (designed - sparse) / "
             f"|expert - sparse| of the mean task score; generated {time.strftime('%Y-%m-%d %H:%M')}"
-            f"</p><table><tr>{head}</tr>{body}</table>\n")
+            f"</p><table><tr>{head}</tr>{body}</table><ul>"
+            + "".join(f"<li>{html.escape(line)}</li>" for line in overview(rows)) + "</ul>\n")

@@ -1,0 +1,54 @@
+"""`text2reward batch`: sparse, expert and designed rewards over a suite, a results table, and
+a second invocation on the same folder that retrains nothing."""
+
+import csv
+import json
+
+from test_cli import t2r
+
+from text2reward.batch import normalised, note, to_markdown
+
+
+def test_cartpole_suite_writes_tables_and_resumes_without_retraining(tmp_path):
+    out = tmp_path / "batch"
+    args = ["batch", "--suite", "cartpole", "--samples", "1", "--rounds", "1", "--timesteps",
+            "2000", "--out", str(out)]
+    proc = t2r(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert f"results: {out / 'results.md'}" in proc.stdout
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert sorted((r["task"], r["method"]) for r in rows) == sorted(
+        (t, m) for t in ("CartPole-v1:balance", "CartPole-v1:right_half")
+        for m in ("sparse", "expert", "designed"))
+    assert all(r["status"] == "trained" and r["steps"] >= 2000 for r in rows)
+    for task in ("CartPole-v1-balance", "CartPole-v1-right_half"):
+        summary = json.loads((out / task / "search" / "summary.json").read_text())
+        assert summary["status"] == "finished" and (out / task / "search" / "best_reward.py").exists()
+
+    table = list(csv.DictReader((out / "results.csv").open()))
+    assert [r["task"] for r in table] == ["CartPole-v1:balance", "CartPole-v1:right_half"]
+    for r in table:
+        assert r["sparse"] and r["expert"] and r["designed"]
+        assert r["normalised"] or r["note"].startswith("no normalised score")
+    markdown = (out / "results.md").read_text()
+    assert "| task | threshold |" in markdown and "- designed: mean evaluation score" in markdown
+    assert "<table>" in (out / "results.html").read_text()
+
+    before = (out / "results.jsonl").read_text()
+    again = t2r(*args)
+    assert again.returncode == 0, again.stderr
+    assert (out / "results.jsonl").read_text() == before  # nothing retrained
+
+
+def test_normalised_score_and_its_notes():
+    assert normalised(0.5, 0.0, 1.0) == 0.5
+    assert normalised(-80.0, -500.0, -100.0) == 1.05
+    assert normalised(1.0, 1.0, 1.0) is None
+    row = {"sparse": 500.0, "expert": 500.0, "designed": 500.0, "threshold": 475.0}
+    assert note(row) == "no normalised score: the sparse reward already scores as the expert (500)"
+    assert note({**row, "designed": None}) == "no normalised score: designed not trained"
+    assert note({**row, "sparse": 0.96, "expert": 0.955, "threshold": 0.9}).startswith("expert and")
+    assert note({**row, "sparse": 0.0, "expert": 1.0, "threshold": 0.9}) == ""
+    text = to_markdown([{**row, "task": "CartPole-v1:balance", "normalised": None,
+                         "sparse_success": 1.0, "expert_success": 1.0, "designed_success": 1.0}])
+    assert "sparse: mean evaluation score meets the task's threshold on 1 of 1 tasks" in text
