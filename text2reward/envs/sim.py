@@ -126,20 +126,20 @@ class Gatherer:
         self.sources = [s for s in _MUJOCO_SOURCES if s in needed] + sorted(
             s for s in needed if s.startswith("attr:"))
         self.resolved = {p: self._resolve(p) for p in probes} if self._is_mujoco() else {}
+        self._data_sources = [s for s in self.sources if not s.startswith("attr:")]
+        self._attrs = [s[5:] for s in self.sources if s.startswith("attr:")]
 
     def _is_mujoco(self) -> bool:
         return self.model is not None and hasattr(self.env, "data") and hasattr(self.model, "nq")
 
     def gather(self) -> np.ndarray:
-        """One flat float64 vector of every needed source (a copy)."""
+        """One flat float64 vector of every needed source (a copy). Runs every env step."""
+        if not self.sources:
+            return np.zeros(0)
         data = getattr(self.env, "data", None)
-        parts = []
-        for s in self.sources:
-            if s.startswith("attr:"):
-                parts.append(np.asarray(getattr(self.env, s[5:]), dtype=np.float64).ravel())
-            else:
-                parts.append(np.asarray(getattr(data, s)).ravel())
-        return np.concatenate(parts).astype(np.float64, copy=False) if parts else np.zeros(0)
+        parts = [getattr(data, s).ravel() for s in self._data_sources]
+        parts += [np.asarray(getattr(self.env, a), dtype=np.float64).ravel() for a in self._attrs]
+        return np.concatenate(parts).astype(np.float64, copy=False)
 
     def layout(self) -> SimLayout:
         """Offsets of every source in the flat vector (call after a reset: attr sizes)."""
