@@ -49,7 +49,8 @@ def _train_plain(spec: EnvSpec, preset: dict[str, Any], seed: int) -> float:
     return model.num_timesteps / (time.perf_counter() - start)
 
 
-def _train_wrapped(spec: EnvSpec, preset: dict[str, Any], source: str, task: str | None, seed: int) -> float:
+def _train_wrapped(spec: EnvSpec, preset: dict[str, Any], source: str, task: str | None,
+                   seed: int) -> float:
     from text2reward.training.trainer import train
 
     scorer = load_scorer(spec, task, None)
@@ -68,9 +69,11 @@ def overhead(env_id: str, timesteps: int, repeats: int, log: Log) -> float:
     for i in range(repeats):
         plain.append(_train_plain(spec, preset, seed=i))
         wrapped.append(_train_wrapped(spec, preset, source, task, seed=i))
-        log(f"repeat {i}: env reward {plain[-1]:.0f} steps/s, generated reward {wrapped[-1]:.0f} steps/s")
+        log(f"repeat {i}: env reward {plain[-1]:.0f} steps/s, "
+            f"generated reward {wrapped[-1]:.0f} steps/s")
     ratio = statistics.median(wrapped) / statistics.median(plain)
-    log(f"median: env reward {statistics.median(plain):.0f}, generated {statistics.median(wrapped):.0f} steps/s")
+    log(f"median: env reward {statistics.median(plain):.0f}, "
+        f"generated {statistics.median(wrapped):.0f} steps/s")
     return ratio
 
 
@@ -90,7 +93,8 @@ def sandbox(env_id: str, timesteps: int, repeats: int, log: Log) -> float:
             result = run_job(Job("train", env_id, str(Path(out) / "program.py"), out, task=task,
                                  timesteps=timesteps, seed=i, device="cpu"))
         inside.append(result["steps_per_s"])
-        log(f"repeat {i}: in-process {outside[-1]:.0f} steps/s, sandboxed worker {inside[-1]:.0f} steps/s")
+        log(f"repeat {i}: in-process {outside[-1]:.0f} steps/s, "
+            f"sandboxed worker {inside[-1]:.0f} steps/s")
     return statistics.median(inside) / statistics.median(outside)
 
 
@@ -118,24 +122,50 @@ def parallel(env_id: str, timesteps: int, jobs: int, workers: int, log: Log) -> 
                 results = list(pool.map(run_job, job_list))
             wall = time.perf_counter() - start
         steps = sum(r.get("steps", 0) for r in results)
-        log(f"{width} worker(s): {jobs} trainings, {steps} steps in {wall:.1f} s = {steps / wall:.0f} steps/s")
+        log(f"{width} worker(s): {jobs} trainings, {steps} steps in {wall:.1f} s "
+            f"= {steps / wall:.0f} steps/s")
         return steps / wall
 
+    ceiling = cpu_scaling(workers)
+    log(f"this machine: {workers} processes of a CPU-bound loop run {ceiling:.2f}x one "
+        f"(the ceiling for any {workers}-worker speed-up here)")
     one = batch(1)
     many = batch(workers)
     return many / one
 
 
+def _spin(seconds: float) -> float:
+    """Iterations per second of a pure-Python loop run for ``seconds``."""
+    count, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        for _ in range(10_000):
+            count += 1
+    return count / elapsed
+
+
+def cpu_scaling(processes: int, seconds: float = 3.0) -> float:
+    """Total loop throughput of ``processes`` concurrent processes vs one process."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        one = pool.apply(_spin, (seconds,))
+    with context.Pool(processes) as pool:
+        many = sum(pool.map(_spin, [seconds] * processes))
+    return many / one
+
+
 def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: int,
-                 workers: int, root: Path) -> dict[str, Any]:
+                 workers: int, root: Path, timesteps: int | None) -> dict[str, Any]:
     from text2reward.config import RunConfig
     from text2reward.loop import Loop
     from text2reward.prepare import prepare
     from text2reward.store import RunStore
 
     config = RunConfig(env=env_id, task=task, model="offline", samples=samples, rounds=1,
-                       early_stop=early_stop, stop_on_success=early_stop, prescreen=False, seed=seed,
-                       workers=workers, out=str(root / ("early" if early_stop else "full")))
+                       early_stop=early_stop, stop_on_success=early_stop, prescreen=False,
+                       seed=seed, workers=workers, timesteps=timesteps,
+                       out=str(root / ("early" if early_stop else "full")))
     setup, designer = prepare(config)
     store = RunStore.create(Path(config.out), config.to_dict())
     start = time.perf_counter()
@@ -148,14 +178,15 @@ def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: i
             "success": summary["best"]["success_rate"], "threshold": setup.threshold}
 
 
-def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: Log) -> dict[str, Any]:
+def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: Log,
+           timesteps: int | None = None) -> dict[str, Any]:
     """Select the best of K candidates training less (successive halving, solved-stop, the
     round cut once a candidate meets the target: the run defaults) vs training all K fully."""
     with tempfile.TemporaryDirectory() as root:
-        full = _search_once(env_id, task, samples, False, seed, workers, Path(root))
+        full = _search_once(env_id, task, samples, False, seed, workers, Path(root), timesteps)
         log(f"full budget: {full['steps']} env steps, {full['wall']:.1f} s, best candidate "
             f"{full['best']} with score {full['score']:.4g}, success {_rate(full['success'])}")
-        early = _search_once(env_id, task, samples, True, seed, workers, Path(root))
+        early = _search_once(env_id, task, samples, True, seed, workers, Path(root), timesteps)
         log(f"training less: {early['steps']} env steps, {early['wall']:.1f} s, best candidate "
             f"{early['best']} with score {early['score']:.4g}, success {_rate(early['success'])}")
     scale = abs(full["score"]) if full["score"] else 1.0

@@ -1,0 +1,46 @@
+"""`text2reward bench` at toy sizes: each benchmark runs end to end and prints its ratio last.
+(The figures themselves are measurements, never asserted.)"""
+
+import math
+import re
+
+from test_cli import t2r
+
+
+def ratio(proc) -> float:
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.strip().splitlines()[-1]
+    match = re.fullmatch(r"ratio [^:]+: (\S+)", last)
+    assert match, last
+    value = float(match.group(1))
+    assert math.isfinite(value) and value > 0
+    return value
+
+
+def test_bench_overhead_and_sandbox_print_their_ratio():
+    proc = t2r("bench", "overhead", "--env", "CartPole-v1", "--timesteps", "2048", "--repeats", "1")
+    ratio(proc)
+    assert "repeat 0: env reward" in proc.stdout
+    proc = t2r("bench", "sandbox", "--env", "CartPole-v1", "--timesteps", "2048", "--repeats", "1")
+    ratio(proc)
+
+
+def test_bench_parallel_reports_the_machine_ceiling():
+    proc = t2r("bench", "parallel", "--timesteps", "1024", "--jobs", "2", "--workers", "2")
+    ratio(proc)
+    assert re.search(r"this machine: 2 processes of a CPU-bound loop run [\d.]+x one", proc.stdout)
+    assert "1 worker(s): 2 trainings" in proc.stdout and "2 worker(s): 2 trainings" in proc.stdout
+
+
+def test_bench_search_compares_training_less_with_full_budgets():
+    proc = t2r("bench", "search", "--env", "CartPole-v1", "--task", "balance", "--samples", "2",
+               "--timesteps", "2048")
+    value = ratio(proc)
+    assert value <= 1.0  # training less never trains more than the full budgets
+    assert "full budget:" in proc.stdout and "training less:" in proc.stdout
+    assert re.search(r"same winner: (yes|no); winner score gap", proc.stdout)
+
+
+def test_bench_with_an_unknown_env_is_bad_input():
+    proc = t2r("bench", "overhead", "--env", "NoSuchEnv-v0")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
