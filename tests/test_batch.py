@@ -23,7 +23,8 @@ def test_cartpole_suite_writes_tables_and_resumes_without_retraining(tmp_path):
     assert all(r["status"] == "trained" and r["steps"] >= 2000 for r in rows)
     for task in ("CartPole-v1-balance", "CartPole-v1-right_half"):
         summary = json.loads((out / task / "search" / "summary.json").read_text())
-        assert summary["status"] == "finished" and (out / task / "search" / "best_reward.py").exists()
+        assert (summary["status"] == "finished"
+                and (out / task / "search" / "best_reward.py").exists())
 
     table = list(csv.DictReader((out / "results.csv").open()))
     assert [r["task"] for r in table] == ["CartPole-v1:balance", "CartPole-v1:right_half"]

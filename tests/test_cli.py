@@ -24,16 +24,17 @@ def t2r(*args, cwd=None, env=None, timeout=600):
 def offline_run(out: Path, samples: int = 2, rounds: int = 2, *extra: str):
     """A toy offline CartPole run through the CLI (2,000 steps per candidate); its process."""
     proc = t2r("run", "--env", "CartPole-v1", "--task", TASK, "--model", "offline", "--samples",
-               str(samples), "--rounds", str(rounds), "--timesteps", "2000", *extra, "--out", str(out))
+               str(samples), "--rounds", str(rounds), "--timesteps", "2000", *extra,
+               "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     return proc
 
 
 def test_offline_run_writes_a_complete_run_folder(tmp_path):
     out = tmp_path / "run"
-    proc = t2r("run", "--env", "CartPole-v1", "--task", TASK, "--model", "offline", "--samples", "2",
-               "--rounds", "2", "--timesteps", "3000", "--no-early-stop", "--keep-going",
-               "--out", str(out))
+    proc = t2r("run", "--env", "CartPole-v1", "--task", TASK, "--model", "offline",
+               "--samples", "2", "--rounds", "2", "--timesteps", "3000", "--no-early-stop",
+               "--keep-going", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert f"run folder: {out}" in proc.stdout
     summary = json.loads((out / "summary.json").read_text())
@@ -45,7 +46,8 @@ def test_offline_run_writes_a_complete_run_folder(tmp_path):
             assert c["attempts"][0]["accepted"] and c["wall_time_s"] > 0
             assert c["score"] is not None
     best = summary["best"]
-    assert summary["success"] == {"kind": "task", "metric": summary["success"]["metric"], "threshold": 475.0}
+    assert summary["success"] == {"kind": "task", "metric": summary["success"]["metric"],
+                                  "threshold": 475.0}
     scores = [c["score"] for r in summary["rounds"] for c in r["candidates"]]
     assert best["score"] == max(scores)
     assert (out / "best_reward.py").read_text().startswith("import numpy as np")
@@ -53,10 +55,12 @@ def test_offline_run_writes_a_complete_run_folder(tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["samples"] == 2 and config["command"][:2] == ["text2reward", "run"]
     assert "--timesteps" in (out / "command.txt").read_text()
-    events = [json.loads(line)["event"] for line in (out / "journal.jsonl").read_text().splitlines()]
+    events = [json.loads(line)["event"]
+              for line in (out / "journal.jsonl").read_text().splitlines()]
     assert events.count("candidate") == 4 and "critic" in events
     c0 = out / "rounds" / "r00" / "c00"
-    assert {"program.py", "critic.json", "result.json", "policy.zip"} <= {p.name for p in c0.iterdir()}
+    assert ({"program.py", "critic.json", "result.json", "policy.zip"}
+            <= {p.name for p in c0.iterdir()})
 
 
 def test_train_with_the_envs_own_reward_reaches_475(tmp_path):
@@ -73,7 +77,8 @@ def test_train_with_the_envs_own_reward_reaches_475(tmp_path):
 def test_check_exit_codes(tmp_path):
     good, bad = tmp_path / "good.py", tmp_path / "bad.py"
     good.write_text(GOOD)
-    bad.write_text("import os\n\ndef compute_reward(state, action, next_state):\n    return os.getpid(), {}\n")
+    bad.write_text("import os\n\ndef compute_reward(state, action, next_state):\n"
+                   "    return os.getpid(), {}\n")
     assert t2r("check", "--env", "CartPole-v1", str(good)).returncode == 0
     rejected = t2r("check", "--env", "CartPole-v1", str(bad))
     assert rejected.returncode == 1 and "line 1: import os" in rejected.stdout
@@ -83,19 +88,26 @@ def test_check_exit_codes(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["run", "--env", "CartPol-v1", "--task", "x", "--model", "offline"], "did you mean CartPole-v1"),
+        (["run", "--env", "CartPol-v1", "--task", "x", "--model", "offline"],
+         "did you mean CartPole-v1"),
         (["run", "--env", "CartPole-v1", "--task", "  ", "--model", "offline"], "task is empty"),
-        (["run", "--env", "CartPole-v1", "--task", TASK, "--samples", "-1"], "--samples must be at least 1"),
-        (["run", "--env", "CartPole-v1", "--task", TASK, "--timesteps", "0"], "--timesteps must be positive"),
-        (["run", "--env", "CartPole-v1", "--task", "make the cart dance", "--model", "offline"], "--model"),
-        (["run", "--env", "CartPole-v1", "--task", TASK, "--model", "openai/gpt-4o-mini"], "OPENAI_API_KEY"),
+        (["run", "--env", "CartPole-v1", "--task", TASK, "--samples", "-1"],
+         "--samples must be at least 1"),
+        (["run", "--env", "CartPole-v1", "--task", TASK, "--timesteps", "0"],
+         "--timesteps must be positive"),
+        (["run", "--env", "CartPole-v1", "--task", "make the cart dance", "--model", "offline"],
+         "--model"),
+        (["run", "--env", "CartPole-v1", "--task", TASK, "--model", "openai/gpt-4o-mini"],
+         "OPENAI_API_KEY"),
         (["train", "--env", "CartPole-v1", "--reward", "missing.py"], "does not exist"),
         (["train", "--env", "CartPole-v1", "--reward", "broken.py"], "not valid Python"),
-        (["train", "--env", "CartPole-v1", "--reward", "good.py", "--timesteps", "-5"], "must be positive"),
+        (["train", "--env", "CartPole-v1", "--reward", "good.py", "--timesteps", "-5"],
+         "must be positive"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_leaves_no_folder(tmp_path, args, message):
-    (tmp_path / "broken.py").write_text("def compute_reward(state, action, next_state)\n    return 1\n")
+    (tmp_path / "broken.py").write_text(
+        "def compute_reward(state, action, next_state)\n    return 1\n")
     (tmp_path / "good.py").write_text(GOOD)
     env = {"OPENAI_API_KEY": None}
     proc = t2r(*args, "--out", str(tmp_path / "out"), cwd=tmp_path, env=env)
@@ -107,6 +119,7 @@ def test_bad_input_is_one_line_exit_2_and_leaves_no_folder(tmp_path, args, messa
 
 def test_envs_lists_tasks_and_shows_the_abstraction():
     listing = t2r("envs")
-    assert listing.returncode == 0 and "CartPole-v1" in listing.stdout and "right_half" in listing.stdout
+    assert (listing.returncode == 0 and "CartPole-v1" in listing.stdout
+            and "right_half" in listing.stdout)
     shown = t2r("envs", "CartPole-v1")
     assert "pole_angle [rad]" in shown.stdout and "def " not in shown.stdout

@@ -13,8 +13,9 @@ def test_run_with_a_local_openai_compatible_server(tmp_path, fake_openai):
     fake_openai.queue(Say([ESCAPE, cartpole_reply(1)]))  # round 0: one bad sample of two
     out = tmp_path / "run"
     proc = t2r("run", "--env", "CartPole-v1", "--task", TASK, "--model", "openai/fake-model",
-               "--api-base", fake_openai.api_base, "--samples", "2", "--rounds", "2", "--keep-going",
-               "--timesteps", "2000", "--out", str(out), env={"OPENAI_API_KEY": None})
+               "--api-base", fake_openai.api_base, "--samples", "2", "--rounds", "2",
+               "--keep-going", "--timesteps", "2000", "--out", str(out),
+               env={"OPENAI_API_KEY": None})
     assert proc.returncode == 0, proc.stderr
 
     bodies = [r.body for r in fake_openai.completions]

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from fake_openai import Fail, Say, cartpole_reply
 from test_cli import GOOD, TASK, t2r
 
@@ -70,7 +69,8 @@ def test_disk_full_gives_a_clear_error_and_corrupts_nothing(tiny_disk):
     assert last.startswith("error: ") and ("disk full" in last or "No space left" in last), last
     if (out / "summary.json").exists():
         json.loads((out / "summary.json").read_text())  # whole or absent, never torn
-    lines = (out / "journal.jsonl").read_text().splitlines() if (out / "journal.jsonl").exists() else []
+    journal = out / "journal.jsonl"
+    lines = journal.read_text().splitlines() if journal.exists() else []
     for line in lines[:-1]:
         json.loads(line)  # at most the last line may be torn
 
@@ -103,18 +103,21 @@ def test_soak_64_candidates_with_two_workers_memory_flat_no_zombies(tmp_path):
     exe = Path(sys.executable).with_name("text2reward")
     proc = subprocess.Popen([str(exe), "run", "--env", "CartPole-v1", "--task", "balance",
                              "--samples", "16", "--rounds", "4", "--timesteps", "1000",
-                             "--workers", "2", "--keep-going", "--no-early-stop", "--out", str(out)],
+                             "--workers", "2", "--keep-going", "--no-early-stop",
+                             "--out", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     rss = []  # (time, kB) of the run process while it works
     while proc.poll() is None:
         try:
             status = Path(f"/proc/{proc.pid}/status").read_text()
-            kb = int(next(l for l in status.splitlines() if l.startswith("VmRSS")).split()[1])
+            kb = int(next(line for line in status.splitlines()
+                          if line.startswith("VmRSS")).split()[1])
             rss.append((time.time(), kb))
         except (FileNotFoundError, StopIteration, ProcessLookupError):
             pass
         zombies = subprocess.run(["ps", "-eo", "stat,ppid"], capture_output=True, text=True).stdout
-        assert sum(1 for l in zombies.splitlines() if l.startswith("Z") and l.split()[1] == str(proc.pid)) <= 2
+        assert sum(1 for line in zombies.splitlines()
+                   if line.startswith("Z") and line.split()[1] == str(proc.pid)) <= 2
         subprocess.run(["sleep", "2"])
     assert proc.returncode == 0, proc.stderr.read().decode()
     summary = json.loads((out / "summary.json").read_text())

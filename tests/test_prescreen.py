@@ -3,7 +3,6 @@
 import json
 
 import numpy as np
-
 from fake_openai import Say, cartpole_reply
 from test_cli import TASK, t2r
 
@@ -65,11 +64,13 @@ def test_reward_paying_for_speed_is_named_hacking_on_a_real_training(tmp_path):
 def test_prescreen_rejects_before_training_and_counts_the_saving(tmp_path, fake_openai):
     # Round 0 trains two good programs (their episodes fill the pool); round 1's first sample
     # pays -1 per step, so failing fast earns most: the pre-screen must reject it untrained.
-    fake_openai.queue(Say([cartpole_reply(0), cartpole_reply(1)]), Say([FAIL_PAYS, cartpole_reply(2)]))
+    fake_openai.queue(Say([cartpole_reply(0), cartpole_reply(1)]),
+                      Say([FAIL_PAYS, cartpole_reply(2)]))
     out = tmp_path / "run"
     proc = t2r("run", "--env", "CartPole-v1", "--task", TASK, "--model", "openai/fake-model",
-               "--api-base", fake_openai.api_base, "--samples", "2", "--rounds", "2", "--keep-going",
-               "--timesteps", "6000", "--out", str(out), env={"OPENAI_API_KEY": None})
+               "--api-base", fake_openai.api_base, "--samples", "2", "--rounds", "2",
+               "--keep-going", "--timesteps", "6000", "--out", str(out),
+               env={"OPENAI_API_KEY": None})
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["prescreen"]["rejections"] >= 1 and summary["prescreen"]["trainings_saved"] >= 1

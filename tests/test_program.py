@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from text2reward.envs import StateView, load_spec
-from text2reward.program import RejectedProgram, RewardProgram, code_hash, read_program
 from text2reward.errors import ProgramError
+from text2reward.program import RejectedProgram, RewardProgram, code_hash, read_program
 
 SPEC = load_spec("CartPole-v1")
 OBS = np.array([[0.1, 0.0, 0.05, 0.0], [-0.5, 1.0, -0.1, 0.2]])
@@ -26,7 +26,8 @@ def test_batched_call_returns_reward_and_components():
 
 
 def test_vetted_numpy_has_no_io_even_when_reached_at_runtime():
-    program = RewardProgram.load("import numpy as np\ndef compute_reward(s, a, n):\n    return 0, {}\n")
+    program = RewardProgram.load(
+        "import numpy as np\ndef compute_reward(s, a, n):\n    return 0, {}\n")
     np_seen = program.fn.__globals__["np"]
     for name in ("save", "load", "fromfile", "memmap", "ctypeslib", "lib", "random"):
         assert not hasattr(np_seen, name)
@@ -45,7 +46,7 @@ def test_state_views_are_read_only():
     with pytest.raises(AttributeError):
         view.pole_angle = np.zeros(2)
     with pytest.raises(AttributeError, match="features: cart_position"):
-        view.pole_height
+        _ = view.pole_height
 
 
 def test_code_hash_ignores_trailing_whitespace():

@@ -6,11 +6,12 @@ from text2reward.analysis.reflection import findings, reflect, selection_key
 def result(scores, rewards, comps, final_score, terminated=0, threshold=475.0):
     snaps = [{"step": i * 100, "score": s, "reward_return": r, "length": s,
               "components": {k: v[i] for k, v in comps.items()}}
-             for i, (s, r) in enumerate(zip(scores, rewards))]
+             for i, (s, r) in enumerate(zip(scores, rewards, strict=True))]
     final = {"score": final_score, "success_rate": 0.0, "length": final_score, "episodes": 10,
              "terminated": terminated, "reward_return": rewards[-1],
              "components": {k: v[-1] for k, v in comps.items()}}
-    return {"status": "trained", "steps": 1000, "threshold": threshold, "snapshots": snaps, "eval": final}
+    return {"status": "trained", "steps": 1000, "threshold": threshold, "snapshots": snaps,
+            "eval": final}
 
 
 def kinds(r):
@@ -56,9 +57,11 @@ def test_cartpole_feedback_prompt_stays_under_1500_tokens():
     task = spec.tasks["balance"]
     comps = {name: [float(i) * 1.2345 for i in range(10)]
              for name in ("upright", "centred", "calm", "alive", "bonus")}
-    r = result([9.87 * i for i in range(10)], [12.345 * i for i in range(10)], comps, 98.7, terminated=6)
+    r = result([9.87 * i for i in range(10)], [12.345 * i for i in range(10)], comps, 98.7,
+               terminated=6)
     source = task.expert_path.read_text()
-    ctx = DesignContext(spec, task.description, task, 1, Feedback(source, reflect(r), findings=findings(r)))
+    ctx = DesignContext(spec, task.description, task, 1,
+                        Feedback(source, reflect(r), findings=findings(r)))
     turn = feedback_messages(ctx)[-1]
     assert "task_score" in turn["content"]
     assert litellm.token_counter(model="gpt-4o-mini", messages=[turn]) < 1500

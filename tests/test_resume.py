@@ -22,7 +22,8 @@ def start_run(out: Path) -> subprocess.Popen:
                             stderr=subprocess.DEVNULL, start_new_session=True)
 
 
-def wait_for_candidates(out: Path, count: int, proc: subprocess.Popen, timeout: float = 240) -> None:
+def wait_for_candidates(out: Path, count: int, proc: subprocess.Popen,
+                        timeout: float = 240) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         journal = out / "journal.jsonl"
@@ -66,7 +67,8 @@ def test_ctrl_c_stops_cleanly_and_the_run_is_resumable(tmp_path):
     os.kill(proc.pid, signal.SIGINT)
     assert proc.wait(timeout=60) == 130
     assert live_workers(out) == 0
-    summary = json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else None
+    summary_path = out / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
     assert summary is None or summary["status"] == "running"
     resumed = t2r("resume", str(out))
     assert resumed.returncode == 0, resumed.stderr

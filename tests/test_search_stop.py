@@ -19,9 +19,9 @@ def _run(tmp_path, *extra):
     success = tmp_path / "success.py"
     success.write_text(SUCCESS)
     out = tmp_path / "run"
-    proc = t2r("run", "--env", "CartPole-v1", "--task", TASK, "--model", "offline", "--samples", "3",
-               "--rounds", "2", "--workers", "1", "--timesteps", "2000", "--success", str(success),
-               *extra, "--out", str(out))
+    proc = t2r("run", "--env", "CartPole-v1", "--task", TASK, "--model", "offline",
+               "--samples", "3", "--rounds", "2", "--workers", "1", "--timesteps", "2000",
+               "--success", str(success), *extra, "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     return out, json.loads((out / "summary.json").read_text())
 

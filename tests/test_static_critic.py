@@ -32,8 +32,10 @@ def test_accepts_helpers_constants_and_numpy():
     "source, construct",
     [
         ("import os\ndef compute_reward(s, a, n):\n    return 0, {}\n", "import os"),
-        ("import numpy as np\ndef compute_reward(s, a, n):\n    np.save('x', s.obs)\n    return 0, {}\n", ".save"),
-        ("import numpy as np\ndef compute_reward(s, a, n):\n    return np.ctypeslib, {}\n", ".ctypeslib"),
+        ("import numpy as np\ndef compute_reward(s, a, n):\n    np.save('x', s.obs)\n"
+         "    return 0, {}\n", ".save"),
+        ("import numpy as np\ndef compute_reward(s, a, n):\n    return np.ctypeslib, {}\n",
+         ".ctypeslib"),
         ("def compute_reward(s, a, n):\n    return s.obs.tofile('x'), {}\n", ".tofile"),
         ("def compute_reward(s, a, n):\n    return s.__class__, {}\n", ".__class__"),
         ("def compute_reward(s, a, n):\n    return open('/etc/passwd').read(), {}\n", "open"),
@@ -44,7 +46,8 @@ def test_accepts_helpers_constants_and_numpy():
         ("class A: pass\ndef compute_reward(s, a, n):\n    return 0, {}\n", "ClassDef"),
         ("def compute_reward(s, a):\n    return 0, {}\n", "compute_reward signature"),
         ("def reward(s, a, n):\n    return 0, {}\n", "compute_reward"),
-        ("import numpy as np\ndef compute_reward(s, a, n):\n    return np.random.rand(3), {}\n", "np.random"),
+        ("import numpy as np\ndef compute_reward(s, a, n):\n    return np.random.rand(3), {}\n",
+         "np.random"),
         ("def compute_reward(s, a, n):\n    return '{0.__class__}'.format(s), {}\n", ".format"),
         ("def compute_reward(s, a, n)\n    return 0, {}\n", "syntax"),
     ],
@@ -56,7 +59,8 @@ def test_rejects_with_construct_named(source, construct):
 
 
 def test_findings_name_line_reason_and_fix():
-    findings = check_source("import numpy as np\n\ndef compute_reward(s, a, n):\n    return np.load('x'), {}\n")
+    findings = check_source(
+        "import numpy as np\n\ndef compute_reward(s, a, n):\n    return np.load('x'), {}\n")
     text = str(findings[0])
     assert text.startswith("line 4: np.load") or text.startswith("line 4: .load")
     assert "use" in text
@@ -65,14 +69,21 @@ def test_findings_name_line_reason_and_fix():
 @pytest.mark.parametrize(
     "source, construct",
     [
-        ("import numpy as np\ndef compute_reward(s, a, n):\n    np.cos = np.sin\n    return 0, {}\n", ".cos = ..."),
-        ("import numpy as np\ndef compute_reward(s, a, n):\n    return np.ndarray((3,)), {}\n", "np.ndarray"),
+        ("import numpy as np\ndef compute_reward(s, a, n):\n    np.cos = np.sin\n"
+         "    return 0, {}\n", ".cos = ..."),
+        ("import numpy as np\ndef compute_reward(s, a, n):\n    return np.ndarray((3,)), {}\n",
+         "np.ndarray"),
         ("def compute_reward(s, a, n):\n    return (x for x in s).gi_code, {}\n", ".gi_code"),
-        ("def compute_reward(s, a, n):\n    return 10 ** 10 ** 10, {}\n", "** with a huge exponent"),
-        ("def compute_reward(s, a, n):\n    return pow(7, 10**9), {}\n", "pow with a huge exponent"),
-        ("from math import pi as __builtins__\ndef compute_reward(s, a, n):\n    return 0, {}\n", "__builtins__"),
-        ("W = {'a': 1.0}\ndef compute_reward(s, a, n):\n    W['a'] = 2.0\n    return 0, {}\n", "writing into W"),
-        ("W = {'a': 1.0}\ndef compute_reward(s, a, n):\n    W.update(a=2.0)\n    return 0, {}\n", ".update() on W"),
+        ("def compute_reward(s, a, n):\n    return 10 ** 10 ** 10, {}\n",
+         "** with a huge exponent"),
+        ("def compute_reward(s, a, n):\n    return pow(7, 10**9), {}\n",
+         "pow with a huge exponent"),
+        ("from math import pi as __builtins__\ndef compute_reward(s, a, n):\n    return 0, {}\n",
+         "__builtins__"),
+        ("W = {'a': 1.0}\ndef compute_reward(s, a, n):\n    W['a'] = 2.0\n    return 0, {}\n",
+         "writing into W"),
+        ("W = {'a': 1.0}\ndef compute_reward(s, a, n):\n    W.update(a=2.0)\n    return 0, {}\n",
+         ".update() on W"),
         ("def compute_reward(s, a, n):\n    return " + "-" * 20000 + "1, {}\n", "nesting"),
     ],
 )
@@ -85,11 +96,13 @@ def test_rejects_hardened_constructs(source, construct):
 @pytest.mark.parametrize(
     "source",
     [
-        "import numpy as np\ndef compute_reward(s, a, n):\n    return float(isinstance(s.obs, np.ndarray)), {}\n",
+        "import numpy as np\ndef compute_reward(s, a, n):\n"
+        "    return float(isinstance(s.obs, np.ndarray)), {}\n",
         "import math\nimport numpy as np\nHALF = math.pi / 2\nW = np.array([1.0, 2.0])\n"
         "G = {'a': 1.0}\ndef compute_reward(s, a, n):\n    w = dict(G)\n    w['a'] = 2.0\n"
         "    return W[0] * HALF * w['a'], {}\n",
-        "def compute_reward(s, a, n):\n    return s.obs[:, 0] ** 2 + pow(s.obs[:, 1], 3) + 2 ** -3, {}\n",
+        "def compute_reward(s, a, n):\n"
+        "    return s.obs[:, 0] ** 2 + pow(s.obs[:, 1], 3) + 2 ** -3, {}\n",
     ],
 )
 def test_accepts_tricky_but_valid_programs(source):

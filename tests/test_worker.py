@@ -9,7 +9,8 @@ from text2reward.training.executor import run_job
 from text2reward.training.job import Job
 
 GOOD = ("import numpy as np\n\ndef compute_reward(state, action, next_state):\n"
-        "    up = np.cos(next_state.pole_angle)\n    c = -0.1 * np.square(next_state.cart_position)\n"
+        "    up = np.cos(next_state.pole_angle)\n"
+        "    c = -0.1 * np.square(next_state.cart_position)\n"
         "    return up + c, {'up': up, 'c': c}\n")
 
 
@@ -35,7 +36,8 @@ def test_valid_program_is_accepted_with_its_cost(tmp_path):
     ],
 )
 def test_runtime_critic_rejects_with_reason(tmp_path, body, words):
-    result = check(tmp_path, "import numpy as np\n\ndef compute_reward(state, action, next_state):\n" + body)
+    result = check(tmp_path,
+                   "import numpy as np\n\ndef compute_reward(state, action, next_state):\n" + body)
     assert result["status"] == "rejected"
     assert words in " ".join(result["findings"]), result
 
@@ -85,12 +87,14 @@ def test_training_in_a_worker_reports_progress_metrics_and_policy(tmp_path):
     assert len(result["snapshots"]) >= 5
     assert any(e["event"] == "progress" for e in events)
     assert (tmp_path / "policy.zip").stat().st_size > 0
-    assert not any(k.endswith("_KEY") for k in os.environ if k in (tmp_path / "job.json").read_text())
+    assert not any(k.endswith("_KEY") for k in os.environ
+                   if k in (tmp_path / "job.json").read_text())
 
 
 def test_program_that_crashes_in_training_fails_with_reason(tmp_path):
     source = ("import numpy as np\n\ndef compute_reward(state, action, next_state):\n"
-              "    r = np.where(np.abs(next_state.pole_angle) > 0.15, np.nan, 1.0)\n    return r, {}\n")
+              "    r = np.where(np.abs(next_state.pole_angle) > 0.15, np.nan, 1.0)\n"
+              "    return r, {}\n")
     (tmp_path / "p.py").write_text(source)
     result = run_job(Job("train", "CartPole-v1", str(tmp_path / "p.py"), str(tmp_path),
                          timesteps=4096, n_envs=4))

@@ -114,7 +114,8 @@ class Batch:
     # -- the work -------------------------------------------------------------------------
     def run(self) -> list[dict[str, Any]]:
         self.root.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.root / "batch.json", json.dumps(self.config.__dict__, default=str, indent=1))
+        atomic_write(self.root / "batch.json",
+                     json.dumps(self.config.__dict__, default=str, indent=1))
         with ThreadPoolExecutor(max_workers=self.config.workers) as pool:
             self._trainings(pool, [(t, m) for t in self.tasks for m in ("sparse", "expert")])
             for task in self.tasks:

@@ -95,14 +95,18 @@ def main() -> None:
 @click.option("--stop-on-success/--keep-going", default=None,
               help="End the search once a round's best succeeds every time. Default on.")
 @click.option("--temperature", type=float, help="LLM sampling temperature. Default 1.0.")
-@click.option("--max-tokens", type=int, help="LLM completion token limit per sample. Default 1500.")
-@click.option("--history", type=int, help="Rounds of feedback the LLM sees (1 = Eureka's). Default 1.")
+@click.option("--max-tokens", type=int,
+              help="LLM completion token limit per sample. Default 1500.")
+@click.option("--history", type=int,
+              help="Rounds of feedback the LLM sees (1 = Eureka's). Default 1.")
 @click.option("--budget-usd", type=float, help="Stop cleanly once the LLM has cost this much.")
-@click.option("--max-total-tokens", type=int, help="Stop cleanly once this many LLM tokens are used.")
+@click.option("--max-total-tokens", type=int,
+              help="Stop cleanly once this many LLM tokens are used.")
 @click.option("--replay", type=click.Path(), help="Answer every LLM request from RUN_DIR's record.")
 @click.option("--cache/--no-cache", "cache", default=None,
               help="Serve identical temperature-0 requests from the user cache. Default on.")
-@click.option("--cache-dir", type=click.Path(), help="LLM cache folder. Default ~/.cache/text2reward/llm.")
+@click.option("--cache-dir", type=click.Path(),
+              help="LLM cache folder. Default ~/.cache/text2reward/llm.")
 @click.option("--llm-critique/--no-llm-critique", "llm_critique", default=None,
               help="LLM reviews each program against the task before training (costs requests).")
 @click.option("--llm-analysis/--no-llm-analysis", "llm_analysis", default=None,
@@ -311,7 +315,8 @@ def check(env_id: str, task: str | None, as_json: bool, file: str, explain: bool
             result = run_job(Job("check", env_id, str(program), scratch,
                                  task=task_obj.name if task_obj else None, timeout_s=60))
         verdict = {"accepted": result.get("status") == "accepted", "stage": "runtime",
-                   "findings": result.get("findings") or ([result["reason"]] if "reason" in result else []),
+                   "findings": result.get("findings")
+                   or ([result["reason"]] if "reason" in result else []),
                    "warnings": result.get("warnings", []), "ms_per_call": result.get("ms_per_call")}
         if explain and "sandbox" in result:
             verdict["sandbox"] = result["sandbox"]
@@ -387,7 +392,8 @@ def train(env_id, reward_file, task, timesteps, seed, success, out, device, as_j
     if findings:
         raise WorkFailed(f"{reward_file} is rejected by the static critic: {findings[0]}")
     scorer = load_scorer(spec, task_obj.name if task_obj else None, success)
-    folder = Path(out) if out else Path("runs") / f"train-{time.strftime('%Y%m%d-%H%M%S')}-{slugify(env_id)}"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    folder = Path(out) if out else Path("runs") / f"train-{stamp}-{slugify(env_id)}"
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write(folder / "program.py", source)
     job = Job("train", env_id, str(folder / "program.py"), str(folder),
@@ -402,9 +408,11 @@ def train(env_id, reward_file, task, timesteps, seed, success, out, device, as_j
     if not as_json:
         final = result["eval"]
         solved = "" if scorer.threshold is None else (
-            " (success)" if final["score"] >= scorer.threshold else " (below the success threshold)")
+            " (success)" if final["score"] >= scorer.threshold
+            else " (below the success threshold)")
         click.echo(f"score {final['score']:.4g}{solved} - {scorer.metric}")
-        click.echo(f"mean env return {final['env_return']:.4g}, episode length {final['length']:.0f}, "
+        click.echo(f"mean env return {final['env_return']:.4g}, "
+                   f"episode length {final['length']:.0f}, "
                    f"{result['steps']} steps at {result['steps_per_s']:.0f} steps/s")
         click.echo(f"policy: {folder / 'policy.zip'}")
 
@@ -459,7 +467,8 @@ def _run_folder(run_dir: str) -> Path:
 
     path = Path(run_dir)
     if not path.is_dir():
-        raise UsageError(f"run folder {run_dir} does not exist; pass the folder `text2reward run` printed")
+        raise UsageError(f"run folder {run_dir} does not exist; "
+                         "pass the folder `text2reward run` printed")
     return path
 
 
@@ -605,12 +614,14 @@ def bench_parallel(env_id: str, timesteps: int, jobs: int, workers: int) -> None
 @click.option("--samples", type=int, default=4, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=int, default=2, show_default=True)
+@click.option("--timesteps", type=int, help="Training budget per candidate. Default: presets.")
 @domain_errors
-def bench_search(env_id: str, task: str, samples: int, seed: int, workers: int) -> None:
-    """Env steps to select the best of K with early stopping vs full budgets."""
+def bench_search(env_id: str, task: str, samples: int, seed: int, workers: int,
+                 timesteps: int | None) -> None:
+    """Env steps to select the best of K training less vs training all K fully."""
     from text2reward import bench as b
 
-    out = b.search(env_id, task, samples, seed, workers, _bench_log)
+    out = b.search(env_id, task, samples, seed, workers, _bench_log, timesteps)
     gap = out["success_gap"]
     click.echo(f"same winner: {'yes' if out['same_winner'] else 'no'}; winner score gap "
                f"{out['score_gap']:.1%}; success gap "

@@ -88,7 +88,8 @@ class RunConfig:
     def validate(self) -> RunConfig:
         """Raise ConfigError naming the bad value and the fix."""
         if not self.task or not self.task.strip():
-            raise ConfigError("the task is empty: describe the behaviour, e.g. --task \"balance the pole\"")
+            raise ConfigError("the task is empty: describe the behaviour, "
+                              "e.g. --task \"balance the pole\"")
         for name in ("samples", "rounds", "workers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name} must be at least 1, got {getattr(self, name)}")
@@ -133,7 +134,8 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML or JSON config file of RunConfig keys; unknown keys are an error."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text()) if path.suffix != ".json" else json.loads(path.read_text())
+        raw = (yaml.safe_load(path.read_text()) if path.suffix != ".json"
+               else json.loads(path.read_text()))
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
     except (yaml.YAMLError, json.JSONDecodeError) as exc:

@@ -24,7 +24,10 @@ class Exchange:
 
 @dataclass
 class Candidate:
-    """One proposed program. ``source`` is None when no code could be extracted (``error`` says why)."""
+    """One proposed program.
+
+    ``source`` is None when no code could be extracted (``error`` says why).
+    """
 
     source: str | None
     reply: str | None = None

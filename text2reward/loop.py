@@ -120,7 +120,8 @@ class Loop:
         status = "finished" if self.best else "failed"
         summary = self._write_summary(status)
         if self.best is None:
-            raise WorkFailed(f"no candidate could be trained; see {self.store.root / 'summary.json'}")
+            raise WorkFailed("no candidate could be trained; "
+                             f"see {self.store.root / 'summary.json'}")
         return summary
 
     def _solved(self) -> bool:
@@ -235,7 +236,8 @@ class Loop:
         with self._lock:
             duplicate = self.seen.get(record["code_hash"])
         if duplicate is not None:
-            return self._finish(ctx.round, index, record, {**duplicate, "duplicate_of": duplicate["at"]})
+            return self._finish(ctx.round, index, record,
+                                {**duplicate, "duplicate_of": duplicate["at"]})
         with self._lock:
             skip = self.solved_by is not None
             if not skip:
@@ -262,7 +264,8 @@ class Loop:
             if self.halving.report((r, index), event["step"], event["total"], event.get("score")):
                 (folder / "stop").touch()
 
-    def _criticise(self, ctx: DesignContext, index: int, cand: Candidate, record: dict) -> Candidate | None:
+    def _criticise(self, ctx: DesignContext, index: int, cand: Candidate,
+                   record: dict) -> Candidate | None:
         """Static then runtime critic; rejected programs get up to ``repairs`` repair attempts."""
         folder = self.store.candidate_dir(ctx.round, index)
         rel = folder.relative_to(self.store.root)
@@ -334,7 +337,8 @@ class Loop:
                 self.best = {"round": r, **record}
                 folder = self.store.candidate_dir(r, index)
                 self.store.save_best(record["source"], folder / "policy.zip")
-                self.observe({"event": "best", "round": r, "index": index, "score": record["score"]})
+                self.observe({"event": "best", "round": r, "index": index,
+                              "score": record["score"]})
         self._cut_round(r, index, record)
         return record
 
@@ -386,7 +390,8 @@ class Loop:
         return Feedback(source=self.best["source"], reflection=reflect(result),
                         findings=findings(result), params=self.best.get("params"))
 
-    def _record_exchanges(self, r: int, exchanges: list[Exchange], index: int | None = None) -> None:
+    def _record_exchanges(self, r: int, exchanges: list[Exchange],
+                          index: int | None = None) -> None:
         for ex in exchanges:
             self._count_usage(r, ex.usage)
             self.store.journal({"event": "llm", "round": r, "index": index, **asdict(ex)})

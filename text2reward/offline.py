@@ -76,7 +76,8 @@ def mutate(family: Family, params: dict[str, float], rng: np.random.Generator) -
     return out
 
 
-def adjust(family: Family, params: dict[str, float], findings: list[dict[str, Any]]) -> dict[str, float]:
+def adjust(family: Family, params: dict[str, float],
+           findings: list[dict[str, Any]]) -> dict[str, float]:
     """Apply the analyzer's findings to the parameters (deterministic)."""
     out = dict(params)
     b = bounds(family)
@@ -147,7 +148,8 @@ class OfflineDesigner:
             return defaults(family), "offline:defaults"
         return adjust(family, feedback.params, feedback.findings), "offline:adjusted"
 
-    def repair(self, ctx: DesignContext, candidate: Candidate, error: str) -> tuple[Candidate, list[Exchange]]:
+    def repair(self, ctx: DesignContext, candidate: Candidate,
+               error: str) -> tuple[Candidate, list[Exchange]]:
         """Family programs are valid by construction; fall back to the family's defaults."""
         family = self.family_for(ctx.task, ctx.task_text, ctx.spec.env_id)
         params = defaults(family)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,8 @@ def validate_output(reward: np.ndarray, components: dict[str, Any], n_envs: int,
     components' finiteness itself (the wrapper does, on their per-episode sums).
     """
     if reward.shape != (n_envs,):
-        raise RewardFault(f"reward has shape {reward.shape}, expected ({n_envs},): one value per env")
+        raise RewardFault(f"reward has shape {reward.shape}, expected ({n_envs},): "
+                          "one value per env")
     if not math.isfinite(reward.sum()):
         raise RewardFault("reward contains NaN or inf; guard divisions and logs (np.clip, eps)")
     for name, value in components.items():
@@ -96,5 +98,6 @@ class RewardProgram:
             raise TypeError("compute_reward must return a tuple (reward, components)")
         reward, components = result
         if not isinstance(components, dict):
-            raise TypeError(f"components must be a dict of name -> array, got {type(components).__name__}")
+            raise TypeError("components must be a dict of name -> array, "
+                            f"got {type(components).__name__}")
         return np.asarray(reward, dtype=np.float64), components

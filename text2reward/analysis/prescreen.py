@@ -18,7 +18,8 @@ DEFAULT_MIN_ACCURACY = 0.8
 def _describe(kind: str, episode: dict[str, Any], ret: float) -> str:
     length = len(episode["actions"])
     end = "ended by termination" if episode["terminated"] else "ran to the time limit"
-    return f"{kind} episode (task score {episode['score']:.3g}, {length} steps, {end}) gets return {ret:.4g}"
+    return (f"{kind} episode (task score {episode['score']:.3g}, {length} steps, {end}) "
+            f"gets return {ret:.4g}")
 
 
 def judge(returns: list[float], episodes: list[dict[str, Any]], labels: np.ndarray,

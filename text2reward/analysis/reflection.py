@@ -47,7 +47,7 @@ def _hacking(snaps: list[dict[str, Any]], scores: list[float], rewards: list[flo
     lengths = _series(snaps, "length")
     if len(scores) < 3 or len(rewards) != len(scores) or len(lengths) != len(scores):
         return None
-    per_step = [r / max(n, 1.0) for r, n in zip(rewards, lengths)]
+    per_step = [r / max(n, 1.0) for r, n in zip(rewards, lengths, strict=True)]
     score_trend = _trend(scores)
     for name, series in (("episode reward", rewards), ("per-step reward", per_step)):
         rising = _trend(series) > 0.6 and score_trend < 0.2
@@ -83,7 +83,8 @@ def findings(result: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"kind": "early_termination", "evidence":
                     f"{final['terminated']} of {episodes} evaluation episodes ended by termination "
                     f"after {final.get('length', 0):.0f} steps on average"
-                    + ("; the episode reward is negative, so ending early pays" if negative else "")})
+                    + ("; the episode reward is negative, so ending early pays"
+                       if negative else "")})
     for name in comps:
         values = _series(snaps, name, component=True)
         if len(values) >= 3 and np.ptp(values) <= 1e-6 * max(1.0, abs(values[0])):
@@ -91,10 +92,12 @@ def findings(result: dict[str, Any]) -> list[dict[str, Any]]:
                         "evidence": f"{name} stayed at {values[0]:.3g} throughout training"})
         elif len(comps) > 1 and total > 0 and magnitude[name] / total > 0.9:
             out.append({"kind": "dominant", "component": name, "evidence":
-                        f"{name} is {100 * magnitude[name] / total:.0f}% of the reward's magnitude"})
+                        f"{name} is {100 * magnitude[name] / total:.0f}% of the reward's "
+                        "magnitude"})
         elif len(comps) > 1 and total > 0 and magnitude[name] / total < 0.02:
             out.append({"kind": "negligible", "component": name, "evidence":
-                        f"{name} is {100 * magnitude[name] / total:.1f}% of the reward's magnitude"})
+                        f"{name} is {100 * magnitude[name] / total:.1f}% of the reward's "
+                        "magnitude"})
     return out
 
 
@@ -115,7 +118,8 @@ def reflect(result: dict[str, Any]) -> str:
     lines.append(f"Final policy: task score {final.get('score', 0):.3g}"
                  + (f", success rate {rate:.0%}" if rate is not None else "")
                  + f", episode length {final.get('length', 0):.0f}, "
-                 f"{final.get('terminated', 0)} of {final.get('episodes', 0)} episodes terminated early.")
+                 f"{final.get('terminated', 0)} of {final.get('episodes', 0)} episodes "
+                 "terminated early.")
     found = findings(result)
     if found:
         lines.append("Findings:")

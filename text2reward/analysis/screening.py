@@ -52,7 +52,8 @@ class Screening:
         from text2reward.critic.runtime import trajectory_returns
 
         path = self.task.expert_path
-        return trajectory_returns(self.spec, RewardProgram.load(path.read_text(), str(path)), episodes)
+        return trajectory_returns(self.spec, RewardProgram.load(path.read_text(), str(path)),
+                                  episodes)
 
     def judge(self, returns: list[float]) -> dict[str, Any]:
         """Verdict fields for a candidate's returns on the frozen episodes."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from contextlib import contextmanager
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,10 +82,11 @@ def collect_batches(spec: EnvSpec, env_kwargs: dict, n_envs: int = 8, steps: int
     for _ in range(steps):
         actions = np.stack([env.action_space.sample() for env in envs])
         next_rows, reset_rows = [], []
-        for env, action in zip(envs, actions):
+        for env, action in zip(envs, actions, strict=True):
             o, _, terminated, truncated, info = env.step(action)
             next_rows.append(_row(layout, o, info))
-            reset_rows.append(_row(layout, *env.reset()) if terminated or truncated else next_rows[-1])
+            reset_rows.append(_row(layout, *env.reset()) if terminated or truncated
+                              else next_rows[-1])
         batches.append((rows, actions, np.stack(next_rows)))
         rows = np.stack(reset_rows)
     for env in envs:
@@ -136,7 +137,8 @@ def _describe_exception(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
-def runtime_check(spec: EnvSpec, program: RewardProgram, env_kwargs: dict, seed: int = 0) -> Verdict:
+def runtime_check(spec: EnvSpec, program: RewardProgram, env_kwargs: dict,
+                  seed: int = 0) -> Verdict:
     """Judge ``program`` on real batches: shapes, finiteness, signal, determinism, cost."""
     layout, batches = collect_batches(spec, env_kwargs, seed=seed)
     rewards, mismatched = [], 0
@@ -149,7 +151,7 @@ def runtime_check(spec: EnvSpec, program: RewardProgram, env_kwargs: dict, seed:
                 mismatched += 1
         elapsed_ms = (time.perf_counter() - start) * 1000 / len(batches)
         again, _ = _call(spec, layout, program, *batches[0])
-        whole = [np.concatenate(x) for x in zip(*batches)]
+        whole = [np.concatenate(x) for x in zip(*batches, strict=True)]
         _call(spec, layout, program, *whole)
     except (RewardFault, CallTimeout) as exc:
         return Verdict(False, [str(exc)])

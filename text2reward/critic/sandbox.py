@@ -38,8 +38,9 @@ import sys
 from pathlib import Path
 
 # Variables a worker may inherit; everything else (API keys included) is dropped.
-PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "LITELLM_LOCAL_MODEL_COST_MAP",
-               "CUDA_VISIBLE_DEVICES", "SDL_VIDEODRIVER", "MUJOCO_GL")
+PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV",
+               "LITELLM_LOCAL_MODEL_COST_MAP", "CUDA_VISIBLE_DEVICES", "SDL_VIDEODRIVER",
+               "MUJOCO_GL")
 FILE_SIZE_LIMIT = 512 * 2**20
 MEMORY_LIMIT = 8 * 2**30
 LINUX = sys.platform.startswith("linux")

@@ -12,7 +12,7 @@ import difflib
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +191,8 @@ def _parse_spec(path: Path) -> EnvSpec:
     tasks = {}
     for name, t in raw.get("tasks", {}).items():
         fam = t.get("family")
-        family = Family(fam["components"], fam.get("params", {}), fam.get("combine", "sum")) if fam else None
+        family = (Family(fam["components"], fam.get("params", {}), fam.get("combine", "sum"))
+                  if fam else None)
         tasks[name] = Task(
             name=name,
             description=t["description"],
@@ -218,7 +219,7 @@ def _parse_spec(path: Path) -> EnvSpec:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _spec_files() -> dict[str, Path]:
     """Env id -> its spec.yaml (a folder is named after its id, '/' written as '__')."""
     root = data_dir("envs")
@@ -255,7 +256,7 @@ def import_env_module(module: str, requires: str | None = None) -> None:
         raise UsageError(f"the env module {module!r} is not installed{hint}") from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cached_spec(path: Path) -> EnvSpec:
     spec = _parse_spec(path)
     try:  # register the env id where the package is installed; use sites call prepare()
@@ -273,5 +274,6 @@ def check_env_id(env_id: str) -> None:
         return
     known = list(gym.registry) + list(_spec_files())
     close = difflib.get_close_matches(env_id, known, n=3, cutoff=0.6)
-    hint = f"; did you mean {' or '.join(close)}?" if close else "; `text2reward envs` lists the known ones"
+    hint = (f"; did you mean {' or '.join(close)}?" if close
+            else "; `text2reward envs` lists the known ones")
     raise UnknownEnvError(f"unknown env {env_id!r}{hint}")

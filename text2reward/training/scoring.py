@@ -46,7 +46,8 @@ def load_user_scorer(path: str | Path) -> Scorer:
     try:
         module_spec.loader.exec_module(module)
     except Exception as exc:
-        raise UsageError(f"success file {path} failed to load: {type(exc).__name__}: {exc}") from None
+        raise UsageError(f"success file {path} failed to load: "
+                         f"{type(exc).__name__}: {exc}") from None
     if not callable(getattr(module, "score", None)):
         raise UsageError(f"success file {path} must define score(episode) -> float")
     threshold = getattr(module, "THRESHOLD", None)

@@ -147,7 +147,8 @@ def summarise(episodes: list[EpisodeStats], threshold: float | None) -> dict[str
         "length": float(np.mean([e.length for e in episodes])),
         "env_return": float(np.mean([e.env_return for e in episodes])),
         "reward_return": float(np.mean([e.reward_return for e in episodes])),
-        "components": {n: float(np.mean([e.components.get(n, 0.0) for e in episodes])) for n in names},
+        "components": {n: float(np.mean([e.components.get(n, 0.0) for e in episodes]))
+                       for n in names},
         "terminated": int(sum(e.terminated for e in episodes)),
         "truncated": int(sum(e.truncated for e in episodes)),
     }
@@ -233,7 +234,8 @@ def _tensorboard_dir(out_dir: Path) -> str | None:
 
 def evaluate(model, spec: EnvSpec, kwargs: dict, program, scorer: Scorer, episodes: int, seed: int):
     """Run ``episodes`` deterministic episodes, one per env; their summary and raw arrays."""
-    venv = RewardVecEnv(make_vec_env(spec, kwargs, episodes, seed + 10_000), spec, program, scorer.fn)
+    venv = RewardVecEnv(make_vec_env(spec, kwargs, episodes, seed + 10_000), spec, program,
+                        scorer.fn)
     venv.recent_raw = deque(maxlen=episodes)
     obs = venv.reset()
     while len(venv.finished) < episodes:
@@ -273,8 +275,8 @@ def train(
     model.learn(total_timesteps=total, callback=callback)
     train_time = time.perf_counter() - start
     model.save(out_dir / "policy.zip")
-    final, raw = evaluate(model, spec, kwargs, program, scorer, int(preset.get("eval_episodes", 10)),
-                          seed)
+    final, raw = evaluate(model, spec, kwargs, program, scorer,
+                          int(preset.get("eval_episodes", 10)), seed)
     save_episodes(out_dir / "episodes.npz", callback.raw + raw)
     venv.close()
     return {
