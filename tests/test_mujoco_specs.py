@@ -206,6 +206,42 @@ def test_simulator_features_read_the_terminal_state():
     venv.close()
 
 
+def test_gathering_in_process_and_through_infos_give_the_same_states():
+    """DummyVecEnv envs are gathered by the wrapper itself (infos carry only reset and terminal
+    states); envs wrapped by wrapper_class put every state in their infos (as SubprocVecEnv
+    env processes do). Both must record the same episodes and pay the same rewards."""
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from text2reward.envs.sim import SimFeatures
+    from text2reward.training.wrapper import RewardVecEnv
+
+    spec = load_spec("Hopper-v5")
+    source = ("import numpy as np\n\n\ndef compute_reward(state, action, next_state):\n"
+              "    up = next_state.torso_height - state.torso_height\n"
+              "    x = next_state.torso_x + next_state.foot_contact\n"
+              "    return up + 0.1 * x, {'up': up, 'x': x}\n")
+    program = RewardProgram.load(source)
+    runs = []
+    for wrapper in (None, SimFeatures):
+        venv = RewardVecEnv(make_vec_env("Hopper-v5", n_envs=3, seed=1, wrapper_class=wrapper,
+                                         wrapper_kwargs={"probes": spec.probes} if wrapper else None,
+                                         env_kwargs={"max_episode_steps": 15}),
+                            spec, program, lambda ep: float(ep.features["torso_x"][-1]))
+        assert (venv._gatherers is None) == (wrapper is not None)
+        venv.reset()
+        rng = np.random.default_rng(0)
+        rewards = [venv.step(rng.uniform(-1, 1, (3, 3)).astype(np.float32))[1]
+                   for _ in range(40)]
+        runs.append((np.array(rewards), [e.score for e in venv.finished],
+                     [raw["obs"] for raw in venv.recent_raw]))
+        venv.close()
+    (rewards_a, scores_a, rows_a), (rewards_b, scores_b, rows_b) = runs
+    assert len(scores_a) >= 6 and scores_a == scores_b
+    np.testing.assert_array_equal(rewards_a, rewards_b)
+    for a, b in zip(rows_a, rows_b, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 # -- listing and suites ---------------------------------------------------------------------------
 def test_envs_lists_at_least_20_tasks_across_12_envs():
     specs = list_specs()

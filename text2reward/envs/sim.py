@@ -127,19 +127,42 @@ class Gatherer:
             s for s in needed if s.startswith("attr:"))
         self.resolved = {p: self._resolve(p) for p in probes} if self._is_mujoco() else {}
         self._data_sources = [s for s in self.sources if not s.startswith("attr:")]
+        self._data: Any = None  # the MjData self._views look into
+        self._views: list[np.ndarray] | None = None
         self._attrs = [s[5:] for s in self.sources if s.startswith("attr:")]
 
     def _is_mujoco(self) -> bool:
         return self.model is not None and hasattr(self.env, "data") and hasattr(self.model, "nq")
 
-    def gather(self) -> np.ndarray:
-        """One flat float64 vector of every needed source (a copy). Runs every env step."""
+    def gather(self, out: np.ndarray | None = None) -> np.ndarray:
+        """One flat float64 vector of every needed source: a copy, or written into ``out``.
+
+        Runs every env step. MuJoCo's arrays live as long as the env's ``MjData``, so flat
+        views of them are made once and concatenated in a single call."""
         if not self.sources:
-            return np.zeros(0)
+            return np.zeros(0) if out is None else out
+        if not self._attrs and self._bound():
+            return np.concatenate(self._views, out=out)
         data = getattr(self.env, "data", None)
-        parts = [getattr(data, s).ravel() for s in self._data_sources]
+        parts = [np.ravel(getattr(data, s)) for s in self._data_sources]
         parts += [np.asarray(getattr(self.env, a), dtype=np.float64).ravel() for a in self._attrs]
-        return np.concatenate(parts).astype(np.float64, copy=False)
+        vector = np.concatenate(parts).astype(np.float64, copy=False)
+        if out is None:
+            return vector
+        out[:] = vector
+        return out
+
+    def _bound(self) -> bool:
+        """Flat views into the current MjData (rebuilt if the env made a new one); False when
+        its arrays cannot be viewed as float64 without a copy."""
+        data = self.env.data
+        if data is not self._data:
+            views = [np.asarray(getattr(data, s), dtype=np.float64).reshape(-1)
+                     for s in self._data_sources]
+            shared = all(np.shares_memory(v, getattr(data, s))
+                         for v, s in zip(views, self._data_sources, strict=True))
+            self._data, self._views = data, views if shared else None
+        return self._views is not None
 
     def layout(self) -> SimLayout:
         """Offsets of every source in the flat vector (call after a reset: attr sizes)."""
@@ -267,13 +290,16 @@ class SimFeatures(gym.Wrapper):
     """Puts the raw simulator vector the spec's probes need into ``info["t2r_sim"]``.
 
     Reset infos carry the initial state; a terminal step's info carries the terminal state
-    (as ``terminal_observation`` does for observations).
+    (as ``terminal_observation`` does for observations). With ``every_step=False`` other steps
+    carry nothing: the caller gathers itself (``t2r_gatherer.gather(out=...)``), in the same
+    process, which saves a copy per step and SB3's deep copy of every info dict.
     """
 
-    def __init__(self, env: gym.Env, probes: list[Probe]):
+    def __init__(self, env: gym.Env, probes: list[Probe], every_step: bool = True):
         super().__init__(env)
         self.t2r_gatherer = Gatherer(env, probes)
         self.t2r_layout: SimLayout | None = None
+        self.t2r_every_step = every_step
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
@@ -284,5 +310,6 @@ class SimFeatures(gym.Wrapper):
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
-        info[INFO_KEY] = self.t2r_gatherer.gather()
+        if self.t2r_every_step or terminated or truncated:
+            info[INFO_KEY] = self.t2r_gatherer.gather()
         return obs, reward, terminated, truncated, info

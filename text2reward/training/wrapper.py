@@ -21,7 +21,7 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from text2reward.envs.layout import ObsLayout, StateLayout
-from text2reward.envs.sim import INFO_KEY, SimFeatures
+from text2reward.envs.sim import INFO_KEY, Gatherer, SimFeatures
 from text2reward.envs.spec import EnvSpec
 from text2reward.envs.state import Episode, StateView
 from text2reward.errors import UsageError
@@ -61,8 +61,9 @@ class RewardVecEnv(VecEnvWrapper):
         self._actions: np.ndarray | None = None
         self.recent_raw: deque[dict[str, Any]] = deque(maxlen=4)  # last episodes, raw arrays
         self._probes = spec.probes
-        if self._probes:
-            attach_sim_features(venv, self._probes)
+        # In-process envs: gathered here each step; env processes: through their infos.
+        self._gatherers = attach_sim_features(venv, self._probes) if self._probes else None
+        self._sims: np.ndarray | None = None  # the gathered batch, reused every step
         self.layout = StateLayout(ObsLayout.from_space(venv.observation_space))
         self._reset_buffers(None)
 
@@ -83,6 +84,7 @@ class RewardVecEnv(VecEnvWrapper):
         if self._probes:
             sim_layout = self.venv.get_attr("t2r_layout", [0])[0]
             self.layout = StateLayout(self.layout.obs, sim_layout)
+            self._sims = np.empty((self.num_envs, sim_layout.size))
         sims = [info[INFO_KEY] for info in self.venv.reset_infos] if self._probes else None
         self._prev_obs = self.layout.rows(obs, sims)
         self._next_view = None
@@ -104,7 +106,13 @@ class RewardVecEnv(VecEnvWrapper):
     def _rows(self, obs, dones: np.ndarray, infos: list[dict]) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the states this step reached (terminal ones for finished envs) and of the
         states the envs are in now (reset ones for finished envs)."""
-        sims = np.stack([info[INFO_KEY] for info in infos]) if self._probes else None
+        sims = None
+        if self._gatherers is not None:  # the envs' current states (reset ones for finished)
+            sims = self._sims
+            for i, gatherer in enumerate(self._gatherers):
+                gatherer.gather(out=sims[i])
+        elif self._probes:  # from the infos: terminal states for finished envs
+            sims = np.stack([info[INFO_KEY] for info in infos])
         current = self.layout.rows(obs, sims)
         done = np.flatnonzero(dones)
         if not len(done):
@@ -113,7 +121,9 @@ class RewardVecEnv(VecEnvWrapper):
         width = self.layout.obs.size
         for i in done:
             next_obs[i, :width] = self.layout.obs.flatten_one(infos[i]["terminal_observation"])
-            if self._probes:
+            if self._gatherers is not None:
+                next_obs[i, width:] = infos[i][INFO_KEY]
+            elif self._probes:
                 current[i, width:] = self.venv.reset_infos[i][INFO_KEY]
         return next_obs, current
 
@@ -188,16 +198,18 @@ class RewardVecEnv(VecEnvWrapper):
         )
 
 
-def attach_sim_features(venv: VecEnv, probes: list) -> None:
-    """Make every env of ``venv`` gather the simulator vector ``probes`` read.
+def attach_sim_features(venv: VecEnv, probes: list) -> list[Gatherer] | None:
+    """Make every env of ``venv`` provide the simulator vector ``probes`` read.
 
-    Envs made with ``wrapper_class=SimFeatures`` (any VecEnv) already do; the envs of a
-    DummyVecEnv are wrapped here."""
+    Envs made with ``wrapper_class=SimFeatures`` (any VecEnv) put it in every info: None is
+    returned. The envs of a DummyVecEnv are wrapped here to put it only in reset and terminal
+    infos; their gatherers are returned, for the caller to gather the other steps itself."""
     if all(venv.env_is_wrapped(SimFeatures)):
-        return
+        return None
     envs = getattr(venv, "envs", None)
     if envs is None:
         raise UsageError("simulator features need a DummyVecEnv, or envs made with "
                          "text2reward.envs.sim.SimFeatures as their wrapper_class")
     for i, env in enumerate(envs):
-        envs[i] = SimFeatures(env, probes)
+        envs[i] = SimFeatures(env, probes, every_step=False)
+    return [env.t2r_gatherer for env in envs]
