@@ -129,6 +129,29 @@ class StateLayout:
         """``state.obs``: the observation part of rows, in the observation's own shape."""
         return self.obs.unflatten(rows[:, : self.obs.size])
 
+    def column(self, feature: Feature) -> int | slice | None:
+        """Where a feature that is plainly a column (or columns) of the rows sits, so that it
+        is read as ``rows[:, column]``; None when it is computed. Found once per feature."""
+        cache = self.__dict__.setdefault("_columns", {})  # frozen dataclass: a private cache
+        if feature.name not in cache:
+            cache[feature.name] = self._column(feature)
+        return cache[feature.name]
+
+    def _column(self, feature: Feature) -> int | slice | None:
+        if feature.expr is not None:
+            return None
+        if feature.sim is not None:
+            return None if self.sim is None else self.sim.column(parse_probe(feature.sim),
+                                                                 self.obs.size)
+        index = feature.index
+        if self.obs.keys is not None or index is None:
+            return None
+        if isinstance(index, tuple):
+            start, stop = index
+            ok = 0 <= start <= stop <= self.obs.size
+            return slice(start, stop) if ok else None
+        return int(index) if 0 <= index < self.obs.size else None
+
     def feature(self, feature: Feature, rows: np.ndarray) -> np.ndarray:
         """One feature for a batch of rows (a view where possible, else a new array)."""
         if feature.sim is not None:

@@ -152,6 +152,14 @@ class Gatherer:
         out[:] = vector
         return out
 
+    def views(self) -> list[np.ndarray] | None:
+        """Flat float64 views of the MjData arrays ``gather`` reads, bound to the env's
+        current MjData (concatenating them is a gather); None for ``attr:`` sources or arrays
+        that cannot be viewed without a copy."""
+        if self._attrs or not self.sources or not self._bound():
+            return None
+        return self._views
+
     def _bound(self) -> bool:
         """Flat views into the current MjData (rebuilt if the env made a new one); False when
         its arrays cannot be viewed as float64 without a copy."""
@@ -229,6 +237,24 @@ class SimLayout:
         start, stop = self.offsets[name]
         block = raw[:, start:stop]
         return block if width is None else block.reshape(len(raw), -1, width)
+
+    def column(self, probe: Probe, offset: int) -> int | slice | None:
+        """The row column(s) that ``evaluate`` would return for ``probe`` when it is a plain
+        slice of one source (qpos, qvel, sensor, attr), with the vector at ``offset`` in a
+        row; None for computed quantities."""
+        if probe.quantity == "attr":
+            start, stop = self.offsets[f"attr:{probe.name}"]
+        elif probe.quantity in ("qpos", "qvel", "sensor"):
+            src = {"qpos": "qpos", "qvel": "qvel", "sensor": "sensordata"}[probe.quantity]
+            r = self.resolved[probe]
+            start = self.offsets[src][0] + r["start"]
+            stop = start + r["width"]
+        else:
+            return None
+        start, stop = start + offset, stop + offset
+        if probe.component is not None:
+            return start + probe.component if 0 <= probe.component < stop - start else None
+        return start if stop - start == 1 else slice(start, stop)
 
     def evaluate(self, probe: Probe, raw: np.ndarray) -> np.ndarray:
         """The probe's value for a batch of gathered vectors ``raw`` (n, size)."""

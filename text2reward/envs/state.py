@@ -66,7 +66,12 @@ class _Rows:
         if name == "obs":
             obs = self.layout.observation(self.rows)
             return ObsView(obs) if isinstance(obs, dict) else obs
-        value = np.asarray(self.layout.feature(self.features[name], self.rows))
+        feature = self.features[name]
+        column = self.layout.column(feature)
+        if column is not None:
+            value = self.rows[:, column]
+        else:
+            value = np.asarray(self.layout.feature(feature, self.rows))
         return _frozen(value) if value.flags.writeable else value
 
 

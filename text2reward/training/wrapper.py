@@ -64,16 +64,15 @@ class RewardVecEnv(VecEnvWrapper):
         # In-process envs: gathered here each step; env processes: through their infos.
         self._gatherers = attach_sim_features(venv, self._probes) if self._probes else None
         self._sims: np.ndarray | None = None  # the gathered batch, reused every step
+        self._views: list[np.ndarray] | None = None  # every env's MjData views, in row order
         self.layout = StateLayout(ObsLayout.from_space(venv.observation_space))
         self._reset_buffers(None)
 
     def _reset_buffers(self, first_obs: np.ndarray | None) -> None:
-        """Per-step batches are kept once; each env's episode is a slice of them."""
+        """Per-step batches are kept once, in growable arrays indexed (step, env, ...); each
+        env's episode is a slice of them."""
         n = self.num_envs
-        self._obs_steps: list[np.ndarray] = []  # next-state batch of every step
-        self._act_steps: list[np.ndarray] = []
-        self._rew_steps: list[np.ndarray] = []  # the env's own rewards
-        self._base = 0  # global index of _obs_steps[0]
+        self._steps = _StepBuffer()  # next-state rows, actions, the env's own rewards
         self._start = np.zeros(n, dtype=np.int64)  # global step where each episode began
         self._first = None if first_obs is None else np.array(first_obs, dtype=np.float64)
         self._reward_sum = np.zeros(n)
@@ -85,6 +84,7 @@ class RewardVecEnv(VecEnvWrapper):
             sim_layout = self.venv.get_attr("t2r_layout", [0])[0]
             self.layout = StateLayout(self.layout.obs, sim_layout)
             self._sims = np.empty((self.num_envs, sim_layout.size))
+            self._bind_views()
         sims = [info[INFO_KEY] for info in self.venv.reset_infos] if self._probes else None
         self._prev_obs = self.layout.rows(obs, sims)
         self._next_view = None
@@ -97,35 +97,48 @@ class RewardVecEnv(VecEnvWrapper):
 
     def step_wait(self):
         obs, env_rewards, dones, infos = self.venv.step_wait()
-        next_obs, current = self._rows(obs, dones, infos)
-        reward, components = self._call(next_obs, reuse=not dones.any())
-        self._record(next_obs, current, env_rewards, reward, components, dones, infos)
+        any_done = bool(dones.any())
+        next_obs, current = self._rows(obs, dones if any_done else None, infos)
+        reward, components = self._call(next_obs, reuse=not any_done)
+        self._record(next_obs, current, env_rewards, reward, components,
+                     dones if any_done else None, infos)
         self._prev_obs = current
         return obs, reward.astype(np.float32), dones, infos
 
-    def _rows(self, obs, dones: np.ndarray, infos: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    def _rows(self, obs, dones: np.ndarray | None,
+              infos: list[dict]) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the states this step reached (terminal ones for finished envs) and of the
         states the envs are in now (reset ones for finished envs)."""
         sims = None
         if self._gatherers is not None:  # the envs' current states (reset ones for finished)
             sims = self._sims
-            for i, gatherer in enumerate(self._gatherers):
-                gatherer.gather(out=sims[i])
+            if dones is not None:
+                self._bind_views()  # a reset may have made a new MjData
+            if self._views is not None:  # every env's arrays in one call
+                np.concatenate(self._views, out=sims.reshape(-1))
+            else:
+                for i, gatherer in enumerate(self._gatherers):
+                    gatherer.gather(out=sims[i])
         elif self._probes:  # from the infos: terminal states for finished envs
             sims = np.stack([info[INFO_KEY] for info in infos])
-        current = self.layout.rows(obs, sims)
-        done = np.flatnonzero(dones)
-        if not len(done):
-            return current.copy(), current
+        current = self.layout.rows(obs, sims)  # a new array, never changed once recorded
+        if dones is None:
+            return current, current
         next_obs = current.copy()
         width = self.layout.obs.size
-        for i in done:
+        for i in np.flatnonzero(dones):
             next_obs[i, :width] = self.layout.obs.flatten_one(infos[i]["terminal_observation"])
             if self._gatherers is not None:
                 next_obs[i, width:] = infos[i][INFO_KEY]
             elif self._probes:
                 current[i, width:] = self.venv.reset_infos[i][INFO_KEY]
         return next_obs, current
+
+    def _bind_views(self) -> None:
+        if self._gatherers is None:
+            return
+        views = [g.views() for g in self._gatherers]
+        self._views = None if any(v is None for v in views) else [a for v in views for a in v]
 
     def _call(self, next_obs: np.ndarray, reuse: bool) -> tuple[np.ndarray, dict]:
         action = self._actions.copy()
@@ -143,20 +156,21 @@ class RewardVecEnv(VecEnvWrapper):
         return reward, {k: np.asarray(v, dtype=np.float64) for k, v in components.items()}
 
     def _record(self, next_obs, obs, env_rewards, reward, components, dones, infos) -> None:
-        self._obs_steps.append(next_obs)
-        self._act_steps.append(self._actions)
-        self._rew_steps.append(np.asarray(env_rewards, dtype=np.float64))
+        """Keep this step's batches; close the episodes of envs that finished (``dones``,
+        None when none did)."""
+        self._steps.append(next_obs, self._actions, env_rewards, self._start)
         self._reward_sum += reward
         for name, value in components.items():
-            if name not in self._component_sums:
-                self._component_sums[name] = np.zeros(self.num_envs)
-            self._component_sums[name] += value
-        if not dones.any():
+            sums = self._component_sums.get(name)
+            if sums is None:
+                sums = self._component_sums[name] = np.zeros(self.num_envs)
+            sums += value
+        if dones is None:
             return
         for name, sums in self._component_sums.items():  # NaN and inf propagate into the sums
             if not np.all(np.isfinite(sums)):
                 raise RewardFault(f"component {name!r} contains NaN or inf")
-        now = self._base + len(self._obs_steps)
+        now = self._steps.end
         for i in np.flatnonzero(dones):
             truncated = bool(infos[i].get("TimeLimit.truncated", False))
             self.finished.append(self._close(i, now, truncated))
@@ -165,22 +179,12 @@ class RewardVecEnv(VecEnvWrapper):
             self._reward_sum[i] = 0.0
             for sums in self._component_sums.values():
                 sums[i] = 0.0
-        self._trim()
-
-    def _trim(self) -> None:
-        """Drop per-step batches no running episode needs any more."""
-        drop = int(self._start.min()) - self._base
-        if drop > 256:
-            del self._obs_steps[:drop], self._act_steps[:drop], self._rew_steps[:drop]
-            self._base += drop
 
     def _close(self, i: int, now: int, truncated: bool) -> EpisodeStats:
-        steps = range(int(self._start[i]) - self._base, now - self._base)
-        obs = np.empty((len(steps) + 1, self._first.shape[1]))
+        rows, actions, env_rewards = self._steps.episode(i, int(self._start[i]), now)
+        obs = np.empty((len(rows) + 1, self._first.shape[1]))
         obs[0] = self._first[i]
-        obs[1:] = [self._obs_steps[t][i] for t in steps]
-        actions = np.stack([self._act_steps[t][i] for t in steps])
-        env_rewards = np.array([self._rew_steps[t][i] for t in steps])
+        obs[1:] = rows
         episode = Episode.from_arrays(self.spec, obs, actions, env_rewards,
                                       terminated=not truncated, truncated=truncated,
                                       layout=self.layout)
@@ -196,6 +200,58 @@ class RewardVecEnv(VecEnvWrapper):
             terminated=not truncated,
             truncated=truncated,
         )
+
+
+class _StepBuffer:
+    """Per-step batches (step, env, ...) in arrays that grow by doubling; steps before the
+    oldest running episode's start are dropped when the arrays are full."""
+
+    def __init__(self, capacity: int = 512):
+        self.capacity = capacity
+        self.base = 0  # global step index of row 0
+        self.used = 0  # rows in use
+        self.arrays: list[np.ndarray] | None = None
+
+    @property
+    def end(self) -> int:
+        """Global index one past the last stored step."""
+        return self.base + self.used
+
+    def append(self, rows: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+               starts: np.ndarray) -> None:
+        """One step's batches; ``starts``: where each env's running episode began."""
+        if self.arrays is None:
+            self.arrays = [np.empty((self.capacity, *np.shape(b)), dtype=np.asarray(b).dtype)
+                           for b in (rows, actions)] + [np.empty((self.capacity, len(rows)))]
+        elif self.used == self.capacity:
+            self._make_room(int(starts.min()))
+        obs_rows, action_rows, reward_rows = self.arrays
+        obs_rows[self.used] = rows
+        action_rows[self.used] = actions
+        reward_rows[self.used] = rewards
+        self.used += 1
+
+    def _make_room(self, keep_from: int) -> None:
+        drop = keep_from - self.base
+        keep = self.used - drop
+        if keep > self.capacity // 2:  # long episodes: grow
+            self.capacity *= 2
+            grown = []
+            for array in self.arrays:
+                new = np.empty((self.capacity, *array.shape[1:]), dtype=array.dtype)
+                new[:keep] = array[drop : self.used]
+                grown.append(new)
+            self.arrays = grown
+        else:
+            for array in self.arrays:
+                array[:keep] = array[drop : self.used].copy()
+        self.base += drop
+        self.used = keep
+
+    def episode(self, env: int, start: int, stop: int) -> tuple[np.ndarray, ...]:
+        """Copies of env ``env``'s rows, actions and env rewards of global steps [start, stop)."""
+        a, b = start - self.base, stop - self.base
+        return tuple(array[a:b, env].copy() for array in self.arrays)
 
 
 def attach_sim_features(venv: VecEnv, probes: list) -> list[Gatherer] | None:
