@@ -223,8 +223,9 @@ def test_gathering_in_process_and_through_infos_give_the_same_states():
     program = RewardProgram.load(source)
     runs = []
     for wrapper in (None, SimFeatures):
+        kwargs = {"probes": spec.probes} if wrapper else None
         venv = RewardVecEnv(make_vec_env("Hopper-v5", n_envs=3, seed=1, wrapper_class=wrapper,
-                                         wrapper_kwargs={"probes": spec.probes} if wrapper else None,
+                                         wrapper_kwargs=kwargs,
                                          env_kwargs={"max_episode_steps": 15}),
                             spec, program, lambda ep: float(ep.features["torso_x"][-1]))
         assert (venv._gatherers is None) == (wrapper is not None)
