@@ -20,7 +20,7 @@ def ratio(proc) -> float:
 def test_bench_overhead_and_sandbox_print_their_ratio():
     proc = t2r("bench", "overhead", "--env", "CartPole-v1", "--timesteps", "2048", "--repeats", "1")
     ratio(proc)
-    assert "repeat 0: env reward" in proc.stdout
+    assert "pair 0: env reward" in proc.stdout
     proc = t2r("bench", "sandbox", "--env", "CartPole-v1", "--timesteps", "2048", "--repeats", "1")
     ratio(proc)
 

@@ -571,7 +571,8 @@ def _bench_log(message: str) -> None:
 @bench.command("overhead")
 @click.option("--env", "env_id", default="CartPole-v1", show_default=True)
 @click.option("--timesteps", type=int, default=30000, show_default=True)
-@click.option("--repeats", type=int, default=3, show_default=True)
+@click.option("--repeats", type=int, default=8, show_default=True,
+              help="Pairs of trainings (generated reward, env reward).")
 @domain_errors
 def bench_overhead(env_id: str, timesteps: int, repeats: int) -> None:
     """Training steps/s with a generated reward vs the env's own reward."""

@@ -92,7 +92,8 @@ class RewardVecEnv(VecEnvWrapper):
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.array(actions)
+        self._actions = np.array(actions)  # a private copy, read-only for the program
+        self._actions.flags.writeable = False
         self.venv.step_async(actions)
 
     def step_wait(self):
@@ -141,8 +142,7 @@ class RewardVecEnv(VecEnvWrapper):
         self._views = None if any(v is None for v in views) else [a for v in views for a in v]
 
     def _call(self, next_obs: np.ndarray, reuse: bool) -> tuple[np.ndarray, dict]:
-        action = self._actions.copy()
-        action.flags.writeable = False
+        action = self._actions
         state = self._next_view or StateView.from_rows(self.spec, self.layout, self._prev_obs)
         next_state = StateView.from_rows(self.spec, self.layout, next_obs)
         # Without a reset, this step's next state is the next step's state: its view (and the
