@@ -66,6 +66,8 @@ class Loop:
         if attach:
             attach(store.root)  # the LLM designer records requests into llm/requests.jsonl
         self.seen: dict[str, dict[str, Any]] = {}  # code hash -> result, to skip duplicates
+        self.seen_signatures: dict[str, dict[str, Any]] = {}  # same, for rewards that are a
+        # positive multiple of a trained one on the critic's shared transitions
         self._lock = threading.Lock()
         self.started = time.time()
         self.stopping = False  # set on interruption: unfinished candidates are not recorded
@@ -179,6 +181,8 @@ class Loop:
                 result.setdefault("at", [r, record["index"]])
                 if record.get("code_hash") and not record.get("duplicate_of"):
                     self.seen.setdefault(record["code_hash"], result)
+                    if record.get("signature") and result.get("status") == "trained":
+                        self.seen_signatures.setdefault(record["signature"], result)
                 if result.get("status") == "trained" and not record.get("duplicate_of"):
                     self._add_to_pool(r, record["index"])
                 if _beats(record, self.best):
@@ -233,11 +237,22 @@ class Loop:
         if cand is None:
             return self._finish(ctx.round, index, record, {"status": "rejected"})
         record["code_hash"] = code_hash(cand.source)
+        critique = record.get("critique") or {}
+        revised = critique.get("kept") == "revised"
+        checked = critique["verdict"] if revised else record["attempts"][-1]
+        record["signature"] = checked.get("signature")
         with self._lock:
             duplicate = self.seen.get(record["code_hash"])
+            multiple = self.seen_signatures.get(record["signature"] or "")
         if duplicate is not None:
             return self._finish(ctx.round, index, record,
                                 {**duplicate, "duplicate_of": duplicate["at"]})
+        if multiple is not None:
+            r0, i0 = multiple["at"]
+            return self._finish(ctx.round, index, record, {
+                **multiple, "duplicate_of": multiple["at"],
+                "reason": f"a positive multiple of r{r0} c{i0} on the critic's shared "
+                          "transitions (same optimal policies); its result is reused"})
         with self._lock:
             skip = self.solved_by is not None
             if not skip:
@@ -255,6 +270,8 @@ class Loop:
         result["at"] = [ctx.round, index]
         with self._lock:
             self.seen.setdefault(record["code_hash"], result)
+            if record["signature"] and result.get("status") == "trained":
+                self.seen_signatures.setdefault(record["signature"], result)
         record["source"] = cand.source
         return self._finish(ctx.round, index, record, result)
 
@@ -299,7 +316,8 @@ class Loop:
         result = self.run_job(job)
         if result.get("status") == "accepted":
             verdict = {"accepted": True, "stage": "runtime", "warnings": result.get("warnings", []),
-                       "ms_per_call": result.get("ms_per_call")}
+                       "ms_per_call": result.get("ms_per_call"),
+                       "signature": result.get("signature")}
             if "pool_returns" in result and self._pool_path:
                 verdict.update(self.screening.judge(result["pool_returns"]))
             return verdict

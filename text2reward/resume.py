@@ -45,10 +45,13 @@ def read_journal(root: Path) -> list[dict[str, Any]]:
     return events
 
 
-def _result(folder: Path, record: dict[str, Any], records_by_hash: dict[str, dict]) -> dict:
+def _result(folder: Path, record: dict[str, Any], records_by_hash: dict[str, dict],
+            records_at: dict[tuple[int, int], dict]) -> dict:
     if record.get("duplicate_of"):
-        original = records_by_hash.get(record.get("code_hash"), {})
-        return {**original.get("_result", {}), "duplicate_of": record["duplicate_of"]}
+        at = tuple(record["duplicate_of"])
+        original = records_at.get(at) or records_by_hash.get(record.get("code_hash"), {})
+        return {**original.get("_result", {}), "duplicate_of": record["duplicate_of"],
+                "reason": record.get("reason")}
     path = folder / "result.json"
     if record.get("status") == "trained" and path.exists():
         return json.loads(path.read_text())
@@ -60,6 +63,7 @@ def restore(root: Path) -> Restored:
     restored = Restored()
     usage = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "requests": 0}
     by_hash: dict[str, dict] = {}
+    by_at: dict[tuple[int, int], dict] = {}
     for event in read_journal(root):
         kind = event.get("event")
         if kind == "proposed":
@@ -71,9 +75,10 @@ def restore(root: Path) -> Restored:
             program = folder / "program.py"
             if program.exists():
                 record["source"] = program.read_text()
-            record["_result"] = _result(folder, record, by_hash)
+            record["_result"] = _result(folder, record, by_hash, by_at)
             if record.get("code_hash") and not record.get("duplicate_of"):
                 by_hash.setdefault(record["code_hash"], record)
+            by_at[(r, index)] = record
             restored.records.setdefault(r, {})[index] = record
         elif kind == "human":  # a person's decision after a round; the latest one counts
             if event.get("action") == "reopen":  # a new refine session asks this round again

@@ -6,6 +6,7 @@ states included, so the program meets the states it will meet in training.
 
 from __future__ import annotations
 
+import hashlib
 import signal
 import threading
 import time
@@ -36,9 +37,21 @@ class Verdict:
     warnings: list[str] = field(default_factory=list)
     ms_per_call: float | None = None
     transitions: int = 0
+    signature: str | None = None  # reward_signature on the shared transitions
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def reward_signature(values: np.ndarray) -> str:
+    """A key equal for two rewards exactly when one is a positive multiple of the other on the
+    same transitions (to 9 significant digits of the largest magnitude). Such rewards have the
+    same optimal policies whatever the discount and termination; an added constant does not
+    (it pays for living or for dying early), nor does another order-preserving transform."""
+    values = np.asarray(values, dtype=np.float64)
+    scale = float(np.max(np.abs(values))) if values.size else 0.0
+    normalised = np.round(values / (scale or 1.0), 9) + 0.0  # + 0.0: no negative zeros
+    return hashlib.sha256(normalised.tobytes()).hexdigest()[:16]
 
 
 def _make_env(spec: EnvSpec, env_kwargs: dict) -> gym.Env:
@@ -159,6 +172,7 @@ def runtime_check(spec: EnvSpec, program: RewardProgram, env_kwargs: dict,
         return Verdict(False, [_describe_exception(exc)])
     verdict = Verdict(True, ms_per_call=elapsed_ms, transitions=len(batches) * len(batches[0][0]))
     values = np.concatenate(rewards)
+    verdict.signature = reward_signature(values)  # every check of a run sees the same ones
     if np.ptp(values) == 0:  # legitimate for sparse rewards and survival bonuses, so a warning
         verdict.warnings.append(f"the reward is constant ({values[0]:.4g}) on {values.size} random "
                                 "states: it gives no learning signal unless rarely visited states "
