@@ -94,6 +94,9 @@ def main() -> None:
               help="Stop trainings clearly behind or already reliably succeeding. Default on.")
 @click.option("--stop-on-success/--keep-going", default=None,
               help="End the search once a round's best succeeds every time. Default on.")
+@click.option("--warm-start/--no-warm-start", default=None,
+              help="Start trainings from the best earlier policy if it ever succeeded. "
+                   "Default off.")
 @click.option("--temperature", type=float, help="LLM sampling temperature. Default 1.0.")
 @click.option("--max-tokens", type=int,
               help="LLM completion token limit per sample. Default 1500.")

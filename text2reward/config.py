@@ -78,6 +78,9 @@ class RunConfig:
     """Stop trainings that fall clearly behind (successive halving) or reliably succeed."""
     stop_on_success: bool = True
     """End the search after the round whose best candidate succeeds in every evaluation."""
+    warm_start: bool = False
+    """Start each training of a round from the best policy of the earlier rounds when that
+    policy succeeded in at least one evaluation episode (same algorithm and network)."""
     prescreen: bool = True
     """Reject candidates whose returns rank stored failed episodes above successful ones."""
     env_module: str | None = None

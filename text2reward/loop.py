@@ -80,6 +80,7 @@ class Loop:
         self.review_from: int | None = None  # first round a person reviews; None: nobody does
         self._restored = Restored()
         self._pool_path: str | None = None  # this round's frozen episodes, for the pre-screen
+        self._warm: tuple[list[int], str] | None = None  # this round's warm start: (at, policy)
         self.run_job = _executor(config)  # run_job(job, on_event) -> result: local or Ray
         self._running: dict[tuple[int, int], Path] = {}  # trainings in flight -> their folders
         self.solved_by: tuple[int, int] | None = None  # the first candidate meeting the target
@@ -99,6 +100,7 @@ class Loop:
             candidates = restored.proposals.get(r) or self._propose(ctx)
             done = restored.records.get(r, {})
             self._pool_path = self.screening.freeze(r) if self.screening else None
+            self._warm = self._warm_start()
             records = self._evaluate_round(ctx, candidates, done)
             self.rounds.append({"round": r, "candidates": records})
             self.round_bests.append(_round_best(records))
@@ -125,6 +127,22 @@ class Loop:
             raise WorkFailed("no candidate could be trained; "
                              f"see {self.store.root / 'summary.json'}")
         return summary
+
+    def _warm_start(self) -> tuple[list[int], str] | None:
+        """--warm-start: the best policy of the rounds before this one, if it succeeded in at
+        least one evaluation episode (from the completed rounds only, so a resumed run makes
+        the same choice)."""
+        if not getattr(self.config, "warm_start", False):
+            return None
+        best = None
+        for rnd in self.rounds:
+            for rec in rnd["candidates"]:
+                if _beats(rec, best):
+                    best = {"round": rnd["round"], **rec}
+        if best is None or not (best.get("success_rate") or 0.0) > 0.0:
+            return None
+        policy = self.store.candidate_dir(best["round"], best["index"]) / "policy.zip"
+        return ([best["round"], best["index"]], str(policy)) if policy.exists() else None
 
     def _solved(self) -> bool:
         final = (self.best or {}).get("_result", {}).get("eval", {})
@@ -262,6 +280,8 @@ class Loop:
         self._status(ctx.round, index, "training")
         job = self._job("train", folder, None)
         job.stop_when_solved = self.config.early_stop
+        if self._warm is not None:
+            record["warm_start_from"], job.init_policy = self._warm
         try:
             result = self.run_job(job, lambda e: self._progress(ctx.round, index, folder, e))
         finally:

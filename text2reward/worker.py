@@ -90,6 +90,7 @@ def _run(job) -> dict[str, Any]:
         return result
     try:
         metrics = train(spec, program, scorer, preset, Path(job.out_dir), seed=job.seed,
+                        init_policy=job.init_policy,
                         device=job.device, emit=emit)
     except RewardFault as exc:
         return {"status": "failed", "reason": f"reward failed during training: {exc}", **sandbox}

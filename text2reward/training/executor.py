@@ -63,6 +63,7 @@ def run_job(job: Job, on_event: OnEvent = lambda e: None) -> dict[str, Any]:
         job, out_dir=str(out_dir), program_path=_inside(out_dir, job.program_path, "program"),
         success_path=_inside(out_dir, job.success_path, "success"),
         pool_path=_inside(out_dir, job.pool_path, "pool"),
+        init_policy=_inside(out_dir, job.init_policy, "init"),
     )
     (out_dir / "result.json").unlink(missing_ok=True)
     (out_dir / "stop").unlink(missing_ok=True)

@@ -34,6 +34,7 @@ class Job:
     timeout_s: float = 1800.0
     stop_when_solved: bool = False  # end training once training episodes reliably succeed
     pool_path: str | None = None  # stored episodes (.npz) to score with the program (check)
+    init_policy: str | None = None  # an SB3 policy .zip to start training from (warm start)
     # the user's package to import first (its gym.register calls) and the folder it is
     # imported from; default: what `use_env_module` set
     env_module: str | None = field(default_factory=lambda: _ENV_MODULE[0])

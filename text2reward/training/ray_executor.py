@@ -35,7 +35,7 @@ from text2reward.training.job import Job
 
 OnEvent = Callable[[dict[str, Any]], None]
 MISSING = "--executor ray needs Ray: pip install 'text2reward[ray]'"
-INPUT_FIELDS = ("program_path", "success_path", "pool_path")
+INPUT_FIELDS = ("program_path", "success_path", "pool_path", "init_policy")
 MAX_FILE_BYTES = 256 * 2**20  # a file the worker wrote larger than this is not sent back
 QUEUE_ALLOWANCE_S = 600.0  # time a task may wait for a free CPU before the driver gives up
 POLL_S = 0.5

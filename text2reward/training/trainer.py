@@ -254,8 +254,12 @@ def train(
     seed: int = 0,
     device: str = "auto",
     emit: Emit = lambda event: None,
+    init_policy: str | None = None,
 ) -> dict[str, Any]:
-    """Train a policy with ``program`` as the reward, save it, and return its metrics."""
+    """Train a policy with ``program`` as the reward, save it, and return its metrics.
+
+    ``init_policy``: a policy saved by an earlier training of the same env and preset to start
+    from (its weights and optimiser state; the reward and everything else are this one's)."""
     import torch
 
     torch.set_num_threads(1)
@@ -267,6 +271,8 @@ def train(
     tensorboard = _tensorboard_dir(out_dir)
     model = algo(preset.get("policy", "MlpPolicy"), venv, seed=seed, device=resolve_device(device),
                  verbose=0, tensorboard_log=tensorboard, **preset.get("hyperparams", {}))
+    if init_policy is not None:
+        model.set_parameters(init_policy, exact_match=True, device=model.device)
     if tensorboard is None:
         model.set_logger(quiet_logger())  # else SB3 leaves an empty SB3-<date> folder in /tmp
     callback = _make_callback(venv, total, scorer.threshold, emit, out_dir / "stop",
@@ -289,6 +295,7 @@ def train(
         "stopped_early": callback.stopped,
         "budget": total,
         "policy": "policy.zip",
+        "warm_start": init_policy is not None,
     }
 
 
