@@ -254,6 +254,7 @@ class Loop:
         cand = self._criticise(ctx, index, cand, record)
         if cand is None:
             return self._finish(ctx.round, index, record, {"status": "rejected"})
+        record.update(origin=cand.origin, params=cand.params)  # a repair may have replaced it
         record["code_hash"] = code_hash(cand.source)
         critique = record.get("critique") or {}
         revised = critique.get("kept") == "revised"
