@@ -64,3 +64,16 @@ def test_free_form_tasks_get_a_clear_error():
     ctx = DesignContext(SPEC, "make the cart dance", None, 0)
     with pytest.raises(UsageError, match="--model"):
         OfflineDesigner().propose(ctx, 2)
+
+
+def test_a_rejected_candidate_is_repaired_with_a_new_mutation_not_the_defaults():
+    ctx = DesignContext(SPEC, TASK.description, TASK, 0)
+    designer = OfflineDesigner(seed=1)
+    proposed, _ = designer.propose(ctx, 2)
+    repaired, exchanges = designer.repair(ctx, proposed[1], "on stored episodes the reward ...")
+    assert exchanges == [] and repaired.origin == "offline:repair"
+    assert repaired.params not in (defaults(TASK.family), proposed[0].params, proposed[1].params)
+    assert check_source(repaired.source) == []
+    again = OfflineDesigner(seed=1)
+    again.propose(ctx, 2)
+    assert again.repair(ctx, proposed[1], "")[0].source == repaired.source  # reproducible

@@ -10,6 +10,7 @@ model and never pretends to be one: free-form tasks get a clear error.
 
 from __future__ import annotations
 
+import hashlib
 import string
 from typing import Any
 
@@ -150,7 +151,13 @@ class OfflineDesigner:
 
     def repair(self, ctx: DesignContext, candidate: Candidate,
                error: str) -> tuple[Candidate, list[Exchange]]:
-        """Family programs are valid by construction; fall back to the family's defaults."""
+        """Family programs are valid by construction, so a rejection comes from the pre-screen
+        (its returns rank failed episodes above successful ones): draw another mutation of
+        the round's parent, not proposed before, seeded by the rejected parameters."""
         family = self.family_for(ctx.task, ctx.task_text, ctx.spec.env_id)
-        params = defaults(family)
+        parent, _ = self._parent(family, ctx.feedback)
+        rejected = sorted((candidate.params or {}).items())
+        digest = hashlib.sha256(repr(rejected).encode()).digest()
+        rng = np.random.default_rng([self.seed, ctx.seed, ctx.round, *digest[:8]])
+        params, _ = self._novel(family, parent, rng, first=False)
         return Candidate(render(family, params), origin="offline:repair", params=params), []
