@@ -161,7 +161,7 @@ def parallel(env_id: str, timesteps: int, jobs: int, workers: int, log: Log) -> 
 
     ceiling = cpu_scaling(workers)
     log(f"this machine: {workers} processes of a CPU-bound loop run {ceiling:.2f}x one "
-        f"(this machine's own scaling, for comparison)")
+        "(for comparison)")
     one = batch(1)
     many = batch(workers)
     return many / one

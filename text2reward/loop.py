@@ -198,9 +198,7 @@ class Loop:
                 result = record["_result"]
                 result.setdefault("at", [r, record["index"]])
                 if record.get("code_hash") and not record.get("duplicate_of"):
-                    self.seen.setdefault(record["code_hash"], result)
-                    if record.get("signature") and result.get("status") == "trained":
-                        self.seen_signatures.setdefault(record["signature"], result)
+                    self._remember(record, result)
                 if result.get("status") == "trained" and not record.get("duplicate_of"):
                     self._add_to_pool(r, record["index"])
                 if _beats(record, self.best):
@@ -290,11 +288,16 @@ class Loop:
                 self._running.pop((ctx.round, index), None)
         result["at"] = [ctx.round, index]
         with self._lock:
-            self.seen.setdefault(record["code_hash"], result)
-            if record["signature"] and result.get("status") == "trained":
-                self.seen_signatures.setdefault(record["signature"], result)
+            self._remember(record, result)
         record["source"] = cand.source
         return self._finish(ctx.round, index, record, result)
+
+    def _remember(self, record: dict[str, Any], result: dict[str, Any]) -> None:
+        """Note an original candidate's result, for later duplicates to reuse: by code, and
+        (trained ones) by reward signature."""
+        self.seen.setdefault(record["code_hash"], result)
+        if record.get("signature") and result.get("status") == "trained":
+            self.seen_signatures.setdefault(record["signature"], result)
 
     def _progress(self, r: int, index: int, folder, event: dict[str, Any]) -> None:
         self.observe({**event, "round": r, "index": index})

@@ -55,6 +55,7 @@ _NEEDS = {"qpos": ("qpos",), "qvel": ("qvel",), "pos": ("xpos",),
           "angvel_local": ("cvel", "xquat"), "rpy": ("xquat",), "xaxis": ("xquat",),
           "yaxis": ("xquat",), "zaxis": ("xquat",), "point": ("xpos", "xquat"),
           "contact": ("cfrc_ext",), "site": ("site_xpos",), "sensor": ("sensordata",)}
+_SLICED = {"qpos": "qpos", "qvel": "qvel", "sensor": "sensordata"}  # probes that slice a source
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,9 @@ class Gatherer:
         views of them are made once and concatenated in a single call."""
         if not self.sources:
             return np.zeros(0) if out is None else out
-        if not self._attrs and self._bound():
-            return np.concatenate(self._views, out=out)
+        views = self.views()
+        if views is not None:
+            return np.concatenate(views, out=out)
         data = getattr(self.env, "data", None)
         parts = [np.ravel(getattr(data, s)) for s in self._data_sources]
         parts += [np.asarray(getattr(self.env, a), dtype=np.float64).ravel() for a in self._attrs]
@@ -244,10 +246,9 @@ class SimLayout:
         row; None for computed quantities."""
         if probe.quantity == "attr":
             start, stop = self.offsets[f"attr:{probe.name}"]
-        elif probe.quantity in ("qpos", "qvel", "sensor"):
-            src = {"qpos": "qpos", "qvel": "qvel", "sensor": "sensordata"}[probe.quantity]
+        elif probe.quantity in _SLICED:
             r = self.resolved[probe]
-            start = self.offsets[src][0] + r["start"]
+            start = self.offsets[_SLICED[probe.quantity]][0] + r["start"]
             stop = start + r["width"]
         else:
             return None
@@ -270,9 +271,8 @@ class SimLayout:
         if q == "attr":
             return self.source(raw, f"attr:{probe.name}")
         r = self.resolved[probe]
-        if q in ("qpos", "qvel", "sensor"):
-            src = {"qpos": "qpos", "qvel": "qvel", "sensor": "sensordata"}[q]
-            return self.source(raw, src)[:, r["start"] : r["start"] + r["width"]]
+        if q in _SLICED:
+            return self.source(raw, _SLICED[q])[:, r["start"] : r["start"] + r["width"]]
         if q == "site":
             return self.source(raw, "site_xpos", 3)[:, r["index"]]
         b = r["index"]

@@ -184,7 +184,8 @@ class RewardVecEnv(VecEnvWrapper):
         rows, actions, env_rewards = self._steps.episode(i, int(self._start[i]), now)
         obs = np.empty((len(rows) + 1, self._first.shape[1]))
         obs[0] = self._first[i]
-        obs[1:] = rows
+        obs[1:] = rows  # the views are copied here and below: the buffer is reused
+        actions, env_rewards = actions.copy(), env_rewards.copy()
         episode = Episode.from_arrays(self.spec, obs, actions, env_rewards,
                                       terminated=not truncated, truncated=truncated,
                                       layout=self.layout)
@@ -249,9 +250,10 @@ class _StepBuffer:
         self.used = keep
 
     def episode(self, env: int, start: int, stop: int) -> tuple[np.ndarray, ...]:
-        """Copies of env ``env``'s rows, actions and env rewards of global steps [start, stop)."""
+        """Views of env ``env``'s rows, actions and env rewards of global steps [start, stop),
+        valid until the next ``append``."""
         a, b = start - self.base, stop - self.base
-        return tuple(array[a:b, env].copy() for array in self.arrays)
+        return tuple(array[a:b, env] for array in self.arrays)
 
 
 def attach_sim_features(venv: VecEnv, probes: list) -> list[Gatherer] | None:
