@@ -44,3 +44,12 @@ def test_bench_search_compares_training_less_with_full_budgets():
 def test_bench_with_an_unknown_env_is_bad_input():
     proc = t2r("bench", "overhead", "--env", "NoSuchEnv-v0")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_bench_sizes_below_one_are_bad_input():
+    for args, message in ((["overhead", "--repeats", "0"], "--repeats must be at least 1, got 0"),
+                          (["parallel", "--jobs", "0"], "--jobs must be at least 1, got 0"),
+                          (["search", "--samples", "0"], "--samples must be at least 1, got 0")):
+        proc = t2r("bench", *args)
+        assert proc.returncode == 2, args
+        assert proc.stderr.strip() == f"error: {message}"

@@ -571,6 +571,15 @@ def _bench_log(message: str) -> None:
     click.echo(message)
 
 
+def _counts(**values: int | None) -> None:
+    """Bench sizes must be positive: one line naming the option otherwise."""
+    from text2reward.errors import UsageError
+
+    for name, value in values.items():
+        if value is not None and value < 1:
+            raise UsageError(f"--{name} must be at least 1, got {value}")
+
+
 @bench.command("overhead")
 @click.option("--env", "env_id", default="CartPole-v1", show_default=True)
 @click.option("--timesteps", type=int, default=30000, show_default=True)
@@ -580,6 +589,8 @@ def _bench_log(message: str) -> None:
 def bench_overhead(env_id: str, timesteps: int, repeats: int) -> None:
     """Training steps/s with a generated reward vs the env's own reward."""
     from text2reward import bench as b
+
+    _counts(timesteps=timesteps, repeats=repeats)
 
     ratio = b.overhead(env_id, timesteps, repeats, _bench_log)
     click.echo(f"ratio generated/own reward: {ratio:.3f}")
@@ -594,6 +605,8 @@ def bench_sandbox(env_id: str, timesteps: int, repeats: int) -> None:
     """Training steps/s in a locked-down worker vs in-process."""
     from text2reward import bench as b
 
+    _counts(timesteps=timesteps, repeats=repeats)
+
     ratio = b.sandbox(env_id, timesteps, repeats, _bench_log)
     click.echo(f"ratio sandboxed/in-process: {ratio:.3f}")
 
@@ -607,6 +620,8 @@ def bench_sandbox(env_id: str, timesteps: int, repeats: int) -> None:
 def bench_parallel(env_id: str, timesteps: int, jobs: int, workers: int) -> None:
     """Throughput of N concurrent sandboxed workers vs one."""
     from text2reward import bench as b
+
+    _counts(timesteps=timesteps, jobs=jobs, workers=workers)
 
     ratio = b.parallel(env_id, timesteps, jobs, workers, _bench_log)
     click.echo(f"ratio {workers} workers/1 worker: {ratio:.3f}")
@@ -624,6 +639,8 @@ def bench_search(env_id: str, task: str, samples: int, seed: int, workers: int,
                  timesteps: int | None) -> None:
     """Env steps to select the best of K training less vs training all K fully."""
     from text2reward import bench as b
+
+    _counts(samples=samples, workers=workers, timesteps=timesteps)
 
     out = b.search(env_id, task, samples, seed, workers, _bench_log, timesteps)
     gap = out["success_gap"]
