@@ -228,7 +228,7 @@ def test_gathering_in_process_and_through_infos_give_the_same_states():
                                          wrapper_kwargs=kwargs,
                                          env_kwargs={"max_episode_steps": 15}),
                             spec, program, lambda ep: float(ep.features["torso_x"][-1]))
-        assert (venv._gatherers is None) == (wrapper is not None)
+        assert (venv._sims is None) == (wrapper is not None)
         venv.reset()
         rng = np.random.default_rng(0)
         rewards = [venv.step(rng.uniform(-1, 1, (3, 3)).astype(np.float32))[1]

@@ -282,18 +282,18 @@ def test_features_read_as_columns_equal_the_computed_ones(env_id):
     """Features that are plain columns of the rows are read as rows[:, column]; every such
     feature must equal the general computation, on real states of every curated env."""
     from text2reward.critic.runtime import collect_batches
-    from text2reward.envs.state import _Rows
+    from text2reward.envs.state import RowSchema
 
     spec = load_spec(env_id)
     task = next(iter(spec.tasks.values()), None)
     layout, batches = collect_batches(spec, spec.env_kwargs(task) if task else {}, n_envs=2,
                                       steps=3)
     rows = np.concatenate([b[2] for b in batches])
-    computed = _Rows(spec, layout, rows)
+    schema = RowSchema(spec, layout)
     columns = 0
     for name, feature in spec.feature_map.items():
         expected = np.asarray(layout.feature(feature, rows))
-        got = computed.compute(name)
+        got = schema.compute(name, rows)
         np.testing.assert_array_equal(got, expected, err_msg=name)
         assert not got.flags.writeable, name
         columns += layout.column(feature) is not None

@@ -53,11 +53,39 @@ def test_terminal_state_is_the_real_last_state_not_the_reset_one():
 
 
 def test_nan_reward_is_a_fault():
-    env = wrapped("import numpy as np\ndef compute_reward(s, a, n):\n"
-                  "    return np.log(n.cart_position * 0 - 1), {}\n")
+    """NaN and inf are caught through the running sums: before the policy learns from the
+    rollout (the trainer calls check_finite), and at the latest when an episode ends."""
+    source = ("import numpy as np\ndef compute_reward(s, a, n):\n"
+              "    return np.where(n.cart_position > 1e9, 0.0, np.log(s.pole_angle * 0 - 1)), "
+              "{}\n")
+    env = wrapped(source)
+    env.reset()
+    env.step(np.ones(4, dtype=int))
+    with pytest.raises(RewardFault, match="NaN"):
+        env.check_finite()
+    env = wrapped(source)
     env.reset()
     with pytest.raises(RewardFault, match="NaN"):
-        env.step(np.ones(4, dtype=int))
+        for _ in range(200):  # pushing right topples the pole within a few dozen steps
+            env.step(np.ones(4, dtype=int))
+    assert env.finished == []
+
+
+def test_nan_component_is_a_fault_before_the_first_update(tmp_path):
+    from text2reward.training.scoring import load_scorer
+    from text2reward.training.trainer import train
+
+    spec = load_spec("CartPole-v1")
+    program = RewardProgram.load(
+        "import numpy as np\ndef compute_reward(s, a, n):\n"
+        "    bad = np.where(n.cart_position > 1e9, 0.0, np.inf) * 0\n"
+        "    return np.ones(len(bad)), {'bad': bad}\n")
+    preset = {**spec.training_preset(None), "timesteps": 4096, "n_envs": 2}
+    # 8-step rollouts end before any episode does (CartPole's shortest are about 9 steps)
+    preset["hyperparams"] = {**preset["hyperparams"], "n_steps": 8, "batch_size": 16}
+    with pytest.raises(RewardFault, match="'bad'.*NaN") as caught:
+        train(spec, program, load_scorer(spec, "balance", None), preset, tmp_path, device="cpu")
+    assert any(entry.name == "_on_rollout_end" for entry in caught.traceback)
 
 
 def test_wrong_shape_is_a_fault():

@@ -36,19 +36,27 @@ def _preset(spec: EnvSpec, task: str | None, timesteps: int) -> dict[str, Any]:
 
 
 def _train_plain(spec: EnvSpec, preset: dict[str, Any], seed: int) -> float:
-    """Steps/s of the same training with the env's own reward (no wrapper)."""
+    """Steps/s of the same training with the env's own reward (no wrapper): the same vector
+    env, hyperparameters, torch threads and logging (TensorBoard when installed) as train()."""
     import torch
 
-    from text2reward.training.trainer import _algo, make_vec_env, quiet_logger
+    from text2reward.training.trainer import _algo, _tensorboard_dir, make_vec_env, quiet_logger
 
     torch.set_num_threads(1)
     venv = make_vec_env(spec, preset["env_kwargs"], int(preset.get("n_envs", 8)), seed)
-    model = _algo(preset.get("algo", "PPO"))(preset.get("policy", "MlpPolicy"), venv, seed=seed,
-                                             device="cpu", verbose=0, **preset["hyperparams"])
-    model.set_logger(quiet_logger())
-    start = time.perf_counter()
-    model.learn(total_timesteps=int(preset["timesteps"]))
-    return model.num_timesteps / (time.perf_counter() - start)
+    with tempfile.TemporaryDirectory() as out:
+        tensorboard = _tensorboard_dir(Path(out))
+        model = _algo(preset.get("algo", "PPO"))(preset.get("policy", "MlpPolicy"), venv,
+                                                 seed=seed, device="cpu", verbose=0,
+                                                 tensorboard_log=tensorboard,
+                                                 **preset["hyperparams"])
+        if tensorboard is None:
+            model.set_logger(quiet_logger())
+        start = time.perf_counter()
+        model.learn(total_timesteps=int(preset["timesteps"]))
+        elapsed = time.perf_counter() - start
+    venv.close()
+    return model.num_timesteps / elapsed
 
 
 def _train_wrapped(spec: EnvSpec, preset: dict[str, Any], source: str, task: str | None,

@@ -21,23 +21,23 @@ class RewardFault(RuntimeError):
 
 
 def validate_output(reward: np.ndarray, components: dict[str, Any], n_envs: int,
-                    finite_components: bool = True) -> None:
+                    finite: bool = True) -> None:
     """Raise RewardFault unless the reward and every component are finite arrays of (n_envs,).
 
-    Finiteness is checked through the sum (NaN and inf propagate), once per array: this runs
-    every vector step of training. With ``finite_components=False`` the caller checks the
-    components' finiteness itself (the wrapper does, on their per-episode sums).
+    Finiteness is checked through the sum (NaN and inf propagate), once per array. With
+    ``finite=False`` only shapes and types are checked: the caller checks finiteness itself
+    (the reward wrapper does, on its running per-episode sums, instead of on every step).
     """
     if reward.shape != (n_envs,):
         raise RewardFault(f"reward has shape {reward.shape}, expected ({n_envs},): "
                           "one value per env")
-    if not math.isfinite(reward.sum()):
+    if finite and not math.isfinite(reward.sum()):
         raise RewardFault("reward contains NaN or inf; guard divisions and logs (np.clip, eps)")
     for name, value in components.items():
         value = np.asarray(value)
         if value.shape != (n_envs,):
             raise RewardFault(f"component {name!r} has shape {value.shape}, expected ({n_envs},)")
-        if value.dtype.kind not in "fiub" or finite_components and not math.isfinite(value.sum()):
+        if value.dtype.kind not in "fiub" or finite and not math.isfinite(value.sum()):
             raise RewardFault(f"component {name!r} is not a finite number array")
 
 

@@ -59,10 +59,10 @@ class ObsLayout:
         return cls(None, (np.shape(obs)[1:],))
 
     def flatten(self, obs: Any) -> np.ndarray:
-        """A batch of observations as float64 rows (n, size); a flat array is not copied."""
+        """A batch of observations as float64 rows (n, size), in new memory."""
         if self.keys is None:
-            arr = np.asarray(obs, dtype=np.float64)
-            return arr.reshape(len(arr), -1)
+            arr = np.array(obs, dtype=np.float64)
+            return arr if arr.ndim == 2 else arr.reshape(len(arr), -1)
         parts = [np.asarray(obs[k], dtype=np.float64) for k in self.keys]
         return np.concatenate([p.reshape(len(p), -1) for p in parts], axis=1)
 
@@ -119,11 +119,16 @@ class StateLayout:
         return cls(ObsLayout.infer(obs))
 
     def rows(self, obs: Any, sim: np.ndarray | None = None) -> np.ndarray:
-        """Rows of a batch: observations (any form) and gathered simulator vectors."""
-        flat = self.obs.flatten(obs)
+        """Rows of a batch: observations (any form) and gathered simulator vectors; always a
+        new array (it may be handed to untrusted code)."""
         if self.sim is None:
-            return flat
-        return np.concatenate([flat, np.asarray(sim, dtype=np.float64)], axis=1)
+            return self.obs.flatten(obs)
+        if self.obs.keys is None:  # one concatenate, no intermediate copy
+            obs = np.asarray(obs)
+            flat = obs if obs.ndim == 2 else obs.reshape(len(obs), -1)
+        else:
+            flat = self.obs.flatten(obs)
+        return np.concatenate((flat, sim), axis=1, dtype=np.float64)
 
     def observation(self, rows: np.ndarray) -> Any:
         """``state.obs``: the observation part of rows, in the observation's own shape."""

@@ -48,30 +48,32 @@ class ObsView:
         return list(self._arrays)
 
 
-class _Rows:
-    """Computes named features of a batch of state rows on first use (see envs/layout.py)."""
+class RowSchema:
+    """How the named features of one layout's rows are read: plain columns as views, others
+    computed (see envs/layout.py). Built once per layout; shared by every view of its rows."""
 
-    __slots__ = ("features", "layout", "rows")
+    __slots__ = ("columns", "features", "layout", "names")
 
-    def __init__(self, spec: EnvSpec, layout: StateLayout, rows: np.ndarray):
+    def __init__(self, spec: EnvSpec, layout: StateLayout):
         self.features = spec.feature_map
         self.layout = layout
-        self.rows = rows
+        columns = {name: layout.column(f) for name, f in self.features.items()}
+        self.columns = {name: c for name, c in columns.items() if c is not None}
+        self.names = [*self.features, "obs"]
 
-    @property
-    def names(self) -> list[str]:
-        return [*self.features, "obs"]
+    def __contains__(self, name: str) -> bool:
+        return name in self.features or name == "obs"
 
-    def compute(self, name: str) -> Any:
+    def compute(self, name: str, rows: np.ndarray) -> Any:
+        """Feature ``name`` of ``rows``, read-only."""
         if name == "obs":
-            obs = self.layout.observation(self.rows)
-            return ObsView(obs) if isinstance(obs, dict) else obs
-        feature = self.features[name]
-        column = self.layout.column(feature)
+            obs = self.layout.observation(rows)
+            return ObsView(obs) if isinstance(obs, dict) else _frozen(obs)
+        column = self.columns.get(name)
         if column is not None:
-            value = self.rows[:, column]
+            value = rows[:, column]
         else:
-            value = np.asarray(self.layout.feature(feature, self.rows))
+            value = np.asarray(self.layout.feature(self.features[name], rows))
         return _frozen(value) if value.flags.writeable else value
 
 
@@ -82,11 +84,17 @@ class StateView:
     Features are computed on first access, so a program pays only for what it reads.
     """
 
-    __slots__ = ("_features", "_rows")
+    __slots__ = ("_features", "_rows", "_schema")
 
-    def __init__(self, features: dict[str, Any], rows: _Rows | None = None):
+    def __init__(self, features: dict[str, Any], rows: np.ndarray | None = None,
+                 schema: RowSchema | None = None):
+        """``features``: values by name; ``rows`` and their ``schema``: where the others are
+        computed from (``rows`` are made read-only)."""
+        if rows is not None:
+            rows.flags.writeable = False
         object.__setattr__(self, "_features", features)
         object.__setattr__(self, "_rows", rows)
+        object.__setattr__(self, "_schema", schema)
 
     @classmethod
     def from_obs(cls, spec: EnvSpec, obs: Any) -> StateView:
@@ -97,20 +105,30 @@ class StateView:
 
     @classmethod
     def from_rows(cls, spec: EnvSpec, layout: StateLayout, rows: np.ndarray) -> StateView:
-        """The view of a batch of state rows: observation, then simulator vector."""
-        # A private copy, frozen: untrusted code that un-freezes it (through .base, refused by
-        # the static critic) still cannot reach the env's or the episode recorder's arrays.
-        rows = _frozen(np.array(rows, dtype=np.float64))
-        return cls({}, _Rows(spec, layout, rows))
+        """The view of a batch of state rows (observation, then simulator vector), over a
+        private read-only copy of them."""
+        return cls({}, np.array(rows, dtype=np.float64), RowSchema(spec, layout))
+
+    @classmethod
+    def of_rows(cls, schema: RowSchema, rows: np.ndarray) -> StateView:
+        """The view of ``rows`` themselves, no copy: they are made read-only, and the caller
+        must not trust them afterwards (untrusted code could reach them). The reward wrapper
+        builds a fresh array per step and records its copy before the program runs."""
+        return cls({}, rows, schema)
 
     def __getattr__(self, name: str) -> Any:
-        try:
-            return self._features[name]
-        except KeyError:
-            pass
-        if self._rows is not None and (name in self._rows.features or name == "obs"):
-            value = self._features[name] = self._rows.compute(name)
-            return value
+        features = self._features
+        if name in features:
+            return features[name]
+        schema = self._schema
+        if schema is not None:
+            column = schema.columns.get(name)
+            if column is not None:  # a view of the read-only rows: read-only
+                value = features[name] = self._rows[:, column]
+                return value
+            if name in schema:
+                value = features[name] = schema.compute(name, self._rows)
+                return value
         raise AttributeError(f"state has no feature {name!r}; features: "
                              f"{', '.join(sorted(self.__dir__()))}") from None
 
@@ -118,7 +136,7 @@ class StateView:
         raise AttributeError("state views are read-only")
 
     def __dir__(self) -> list[str]:
-        names = set(self._features) | set(self._rows.names if self._rows is not None else ())
+        names = set(self._features) | set(self._schema.names if self._schema else ())
         return sorted(names)
 
     def as_dict(self) -> dict[str, Any]:
@@ -128,23 +146,25 @@ class StateView:
 class EpisodeFeatures(Mapping):
     """An episode's features by name, each computed once on first use."""
 
-    def __init__(self, spec: EnvSpec, layout: StateLayout, rows: np.ndarray):
-        self._rows = _Rows(spec, layout, np.asarray(rows, dtype=np.float64))
+    def __init__(self, spec: EnvSpec, layout: StateLayout, rows: np.ndarray,
+                 schema: RowSchema | None = None):
+        self._schema = schema or RowSchema(spec, layout)
+        self._rows = np.asarray(rows, dtype=np.float64)
         self._cache: dict[str, Any] = {}
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._cache:
-            if name not in self._rows.features and name != "obs":
+            if name not in self._schema:
                 raise KeyError(name)
-            value = self._rows.compute(name)
+            value = self._schema.compute(name, self._rows)
             self._cache[name] = value._arrays if isinstance(value, ObsView) else value
         return self._cache[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._rows.names)
+        return iter(self._schema.names)
 
     def __len__(self) -> int:
-        return len(self._rows.names)
+        return len(self._schema.names)
 
 
 @dataclass
@@ -179,11 +199,12 @@ class Episode:
         terminated: bool,
         truncated: bool,
         layout: StateLayout | None = None,
+        schema: RowSchema | None = None,
     ) -> Episode:
         """An episode from its state rows (length + 1: observation, then simulator vector);
-        without a layout the rows are flat observations."""
+        without a layout the rows are flat observations. ``schema``: the layout's, if built."""
         if layout is None:
             layout = StateLayout.infer(obs)
             obs = layout.rows(obs)
-        features = EpisodeFeatures(spec, layout, obs)
+        features = EpisodeFeatures(spec, layout, obs, schema)
         return cls(features, np.asarray(actions), np.asarray(env_rewards), terminated, truncated)

@@ -200,6 +200,9 @@ def _make_callback(env: RewardVecEnv, total: int, threshold: float | None, emit:
                     return False
             return True
 
+        def _on_rollout_end(self) -> None:
+            env.check_finite()  # before the policy learns from this rollout's rewards
+
         def _solved(self) -> bool:
             """The last 10 training episodes (stochastic policy) meet the task's threshold."""
             if threshold is None or len(env.finished) < 10:

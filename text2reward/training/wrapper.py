@@ -21,9 +21,9 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from text2reward.envs.layout import ObsLayout, StateLayout
-from text2reward.envs.sim import INFO_KEY, Gatherer, SimFeatures
+from text2reward.envs.sim import INFO_KEY, Gatherer, SimFeatures, SimLayout
 from text2reward.envs.spec import EnvSpec
-from text2reward.envs.state import Episode, StateView
+from text2reward.envs.state import Episode, RowSchema, StateView
 from text2reward.errors import UsageError
 from text2reward.program import RewardFault, validate_output
 
@@ -56,126 +56,131 @@ class RewardVecEnv(VecEnvWrapper):
         self.program = program
         self.score_fn = score_fn
         self.finished: list[EpisodeStats] = []
-        self._prev_obs: np.ndarray | None = None  # state rows of the current states
+        self._prev_rows: np.ndarray | None = None  # state rows of the envs' current states
         self._next_view: StateView | None = None  # their view, when the last step reset none
         self._actions: np.ndarray | None = None
         self.recent_raw: deque[dict[str, Any]] = deque(maxlen=4)  # last episodes, raw arrays
         self._probes = spec.probes
-        # In-process envs: gathered here each step; env processes: through their infos.
-        self._gatherers = attach_sim_features(venv, self._probes) if self._probes else None
-        self._sims: np.ndarray | None = None  # the gathered batch, reused every step
-        self._views: list[np.ndarray] | None = None  # every env's MjData views, in row order
+        # In-process envs are gathered here; envs in other processes send theirs in infos.
+        self._sims = InProcessSims.attach(venv, self._probes) if self._probes else None
         self.layout = StateLayout(ObsLayout.from_space(venv.observation_space))
+        self._schema = RowSchema(spec, self.layout)
+        self._capacity = _StepBuffer.capacity_for(_time_limit(venv))
         self._reset_buffers(None)
 
-    def _reset_buffers(self, first_obs: np.ndarray | None) -> None:
+    def _reset_buffers(self, first_rows: np.ndarray | None) -> None:
         """Per-step batches are kept once, in growable arrays indexed (step, env, ...); each
         env's episode is a slice of them."""
         n = self.num_envs
-        self._steps = _StepBuffer()  # next-state rows, actions, the env's own rewards
+        self._steps = _StepBuffer(self._capacity)  # next-state rows, actions, env rewards
         self._start = np.zeros(n, dtype=np.int64)  # global step where each episode began
-        self._first = None if first_obs is None else np.array(first_obs, dtype=np.float64)
+        self._first = None if first_rows is None else np.array(first_rows, dtype=np.float64)
         self._reward_sum = np.zeros(n)
         self._component_sums: dict[str, np.ndarray] = {}
 
     def reset(self) -> np.ndarray:
         obs = self.venv.reset()
+        sims = None
+        if self._sims is not None:
+            sims = self._sims.reset()
+        elif self._probes:
+            sims = np.stack([info[INFO_KEY] for info in self.venv.reset_infos])
         if self._probes:
-            sim_layout = self.venv.get_attr("t2r_layout", [0])[0]
+            sim_layout = (self._sims.layout if self._sims is not None
+                          else self.venv.get_attr("t2r_layout", [0])[0])
             self.layout = StateLayout(self.layout.obs, sim_layout)
-            self._sims = np.empty((self.num_envs, sim_layout.size))
-            self._bind_views()
-        sims = [info[INFO_KEY] for info in self.venv.reset_infos] if self._probes else None
-        self._prev_obs = self.layout.rows(obs, sims)
+            self._schema = RowSchema(self.spec, self.layout)
+        self._prev_rows = self.layout.rows(obs, sims)
         self._next_view = None
-        self._reset_buffers(self._prev_obs)
+        self._reset_buffers(self._prev_rows)
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.array(actions)  # a private copy, read-only for the program
+        # A read-only view for the program; the env gets the caller's array.
+        self._actions = actions.view() if isinstance(actions, np.ndarray) else np.array(actions)
         self._actions.flags.writeable = False
         self.venv.step_async(actions)
 
     def step_wait(self):
         obs, env_rewards, dones, infos = self.venv.step_wait()
-        any_done = bool(dones.any())
-        next_obs, current = self._rows(obs, dones if any_done else None, infos)
-        reward, components = self._call(next_obs, reuse=not any_done)
-        self._record(next_obs, current, env_rewards, reward, components,
-                     dones if any_done else None, infos)
-        self._prev_obs = current
-        return obs, reward.astype(np.float32), dones, infos
-
-    def _rows(self, obs, dones: np.ndarray | None,
-              infos: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-        """Rows of the states this step reached (terminal ones for finished envs) and of the
-        states the envs are in now (reset ones for finished envs)."""
-        sims = None
-        if self._gatherers is not None:  # the envs' current states (reset ones for finished)
-            sims = self._sims
-            if dones is not None:
-                self._bind_views()  # a reset may have made a new MjData
-            if self._views is not None:  # every env's arrays in one call
-                np.concatenate(self._views, out=sims.reshape(-1))
-            else:
-                for i, gatherer in enumerate(self._gatherers):
-                    gatherer.gather(out=sims[i])
-        elif self._probes:  # from the infos: terminal states for finished envs
-            sims = np.stack([info[INFO_KEY] for info in infos])
-        current = self.layout.rows(obs, sims)  # a new array, never changed once recorded
-        if dones is None:
-            return current, current
-        next_obs = current.copy()
-        width = self.layout.obs.size
-        for i in np.flatnonzero(dones):
-            next_obs[i, :width] = self.layout.obs.flatten_one(infos[i]["terminal_observation"])
-            if self._gatherers is not None:
-                next_obs[i, width:] = infos[i][INFO_KEY]
-            elif self._probes:
-                current[i, width:] = self.venv.reset_infos[i][INFO_KEY]
-        return next_obs, current
-
-    def _bind_views(self) -> None:
-        if self._gatherers is None:
-            return
-        views = [g.views() for g in self._gatherers]
-        self._views = None if any(v is None for v in views) else [a for v in views for a in v]
-
-    def _call(self, next_obs: np.ndarray, reuse: bool) -> tuple[np.ndarray, dict]:
-        action = self._actions
-        state = self._next_view or StateView.from_rows(self.spec, self.layout, self._prev_obs)
-        next_state = StateView.from_rows(self.spec, self.layout, next_obs)
+        done = np.count_nonzero(dones) > 0  # 4x faster than dones.any() on small arrays
+        if done:
+            next_rows, current = self._rows_after_resets(obs, dones, infos)
+        else:
+            next_rows = current = self.layout.rows(obs, self._gathered(infos))
+        # Recorded (copied) before the program sees the rows: it gets them without a copy.
+        self._steps.append(next_rows, self._actions, env_rewards, self._start)
+        schema = self._schema
+        state = self._next_view or StateView.of_rows(schema, self._prev_rows)
+        next_state = StateView.of_rows(schema, next_rows)
         # Without a reset, this step's next state is the next step's state: its view (and the
         # features already computed on it) is reused.
-        self._next_view = next_state if reuse else None
+        self._next_view = None if done else next_state
+        self._prev_rows = current
         try:
-            reward, components = self.program(state, action, next_state)
+            reward, components = self.program(state, self._actions, next_state)
         except Exception as exc:  # the program is untrusted: any failure is its fault
             raise RewardFault(f"{type(exc).__name__}: {exc}") from exc
-        validate_output(reward, components, self.num_envs, finite_components=False)
-        return reward, {k: np.asarray(v, dtype=np.float64) for k, v in components.items()}
-
-    def _record(self, next_obs, obs, env_rewards, reward, components, dones, infos) -> None:
-        """Keep this step's batches; close the episodes of envs that finished (``dones``,
-        None when none did)."""
-        self._steps.append(next_obs, self._actions, env_rewards, self._start)
+        validate_output(reward, components, self.num_envs, finite=False)
         self._reward_sum += reward
+        sums = self._component_sums
         for name, value in components.items():
-            sums = self._component_sums.get(name)
-            if sums is None:
-                sums = self._component_sums[name] = np.zeros(self.num_envs)
-            sums += value
-        if dones is None:
-            return
-        for name, sums in self._component_sums.items():  # NaN and inf propagate into the sums
-            if not np.all(np.isfinite(sums)):
+            if name in sums:
+                sums[name] += value
+            else:
+                sums[name] = np.zeros(self.num_envs) + value
+        if done:
+            self._close_finished(dones, current, infos)
+        return obs, reward.astype(np.float32), dones, infos
+
+    def check_finite(self) -> None:
+        """Raise RewardFault if the reward or a component was NaN or inf since the episodes
+        began: they propagate into the running sums (checked here at every episode end and,
+        by the trainer, before every policy update, instead of on every step)."""
+        if not np.isfinite(self._reward_sum).all():
+            raise RewardFault("reward contains NaN or inf; guard divisions and logs "
+                              "(np.clip, eps)")
+        for name, sums in self._component_sums.items():
+            if not np.isfinite(sums).all():
                 raise RewardFault(f"component {name!r} contains NaN or inf")
+
+    def _gathered(self, infos: list[dict]) -> np.ndarray | None:
+        """The simulator vectors of the envs' current states (terminal ones for finished envs
+        that send theirs in infos), or None without probes."""
+        if self._sims is not None:
+            return self._sims.gather(rebind=False)
+        if self._probes:
+            return np.stack([info[INFO_KEY] for info in infos])
+        return None
+
+    def _rows_after_resets(self, obs, dones: np.ndarray,
+                           infos: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the states this step reached (terminal ones for finished envs) and of the
+        states the envs are in now (reset ones for finished envs): new arrays."""
+        if self._sims is not None:
+            current = self.layout.rows(obs, self._sims.gather(rebind=True))  # new MjData?
+        else:
+            current = self.layout.rows(obs, self._gathered(infos))
+        next_rows = current.copy()
+        width = self.layout.obs.size
+        for i in np.flatnonzero(dones):
+            next_rows[i, :width] = self.layout.obs.flatten_one(infos[i]["terminal_observation"])
+            if self._sims is not None:
+                next_rows[i, width:] = self._sims.terminal[i]
+            elif self._probes:
+                current[i, width:] = self.venv.reset_infos[i][INFO_KEY]
+        return next_rows, current
+
+    def _close_finished(self, dones: np.ndarray, current: np.ndarray, infos: list[dict]) -> None:
+        """Close the episodes of the envs that finished this step; ``current``: their reset
+        states, the first states of their next episodes."""
+        self.check_finite()
         now = self._steps.end
         for i in np.flatnonzero(dones):
             truncated = bool(infos[i].get("TimeLimit.truncated", False))
             self.finished.append(self._close(i, now, truncated))
             self._start[i] = now
-            self._first[i] = obs[i]
+            self._first[i] = current[i]
             self._reward_sum[i] = 0.0
             for sums in self._component_sums.values():
                 sums[i] = 0.0
@@ -188,7 +193,7 @@ class RewardVecEnv(VecEnvWrapper):
         actions, env_rewards = actions.copy(), env_rewards.copy()
         episode = Episode.from_arrays(self.spec, obs, actions, env_rewards,
                                       terminated=not truncated, truncated=truncated,
-                                      layout=self.layout)
+                                      layout=self.layout, schema=self._schema)
         score = float(self.score_fn(episode))
         self.recent_raw.append({"obs": obs, "actions": actions, "score": score,
                                 "terminated": not truncated})
@@ -203,9 +208,27 @@ class RewardVecEnv(VecEnvWrapper):
         )
 
 
+def _time_limit(venv: VecEnv) -> int | None:
+    """The envs' episode step limit, when their gymnasium spec has one."""
+    try:
+        spec = venv.get_attr("spec", [0])[0]
+    except Exception:  # an env without a spec, or one that refuses the attribute
+        return None
+    limit = getattr(spec, "max_episode_steps", None)
+    return int(limit) if limit else None
+
+
 class _StepBuffer:
     """Per-step batches (step, env, ...) in arrays that grow by doubling; steps before the
     oldest running episode's start are dropped when the arrays are full."""
+
+    @staticmethod
+    def capacity_for(time_limit: int | None) -> int:
+        """Room for a whole episode of the env's time limit (no growing on the way), within
+        512 to 4096 steps."""
+        if not time_limit:
+            return 512
+        return min(max(512, 1 << int(time_limit).bit_length()), 4096)
 
     def __init__(self, capacity: int = 512):
         self.capacity = capacity
@@ -256,18 +279,64 @@ class _StepBuffer:
         return tuple(array[a:b, env] for array in self.arrays)
 
 
-def attach_sim_features(venv: VecEnv, probes: list) -> list[Gatherer] | None:
-    """Make every env of ``venv`` provide the simulator vector ``probes`` read.
+class InProcessSims:
+    """Simulator vectors of the envs of a DummyVecEnv, gathered in this process.
 
-    Envs made with ``wrapper_class=SimFeatures`` (any VecEnv) put it in every info: None is
-    returned. The envs of a DummyVecEnv are wrapped here to put it only in reset and terminal
-    infos; their gatherers are returned, for the caller to gather the other steps itself."""
-    if all(venv.env_is_wrapped(SimFeatures)):
-        return None
-    envs = getattr(venv, "envs", None)
-    if envs is None:
-        raise UsageError("simulator features need a DummyVecEnv, or envs made with "
-                         "text2reward.envs.sim.SimFeatures as their wrapper_class")
-    for i, env in enumerate(envs):
-        envs[i] = SimFeatures(env, probes, every_step=False)
-    return [env.t2r_gatherer for env in envs]
+    No wrapper layer runs on every env step: after each vector step, every env's current
+    state is gathered at once (MuJoCo arrays: one ``np.concatenate`` over views made once);
+    an env's terminal state is gathered just before the DummyVecEnv resets it, by a hook on
+    that env's ``reset``.
+    """
+
+    def __init__(self, envs: list, probes: list):
+        self.gatherers = [Gatherer(env, probes) for env in envs]
+        self.layout: SimLayout | None = None
+        self.terminal: np.ndarray | None = None  # (n_envs, size): the last terminal states
+        self._current: np.ndarray | None = None  # (n_envs, size): gathered after each step
+        self._views: list[np.ndarray] | None = None  # every env's MjData views, in row order
+        for i, env in enumerate(envs):
+            env.reset = self._hook(i, env.reset)
+
+    @classmethod
+    def attach(cls, venv: VecEnv, probes: list) -> InProcessSims | None:
+        """For a DummyVecEnv, the gathering of its envs' simulator vectors; None when every env
+        puts them in its infos itself (made with ``wrapper_class=SimFeatures``, as SubprocVecEnv
+        env processes are)."""
+        if all(venv.env_is_wrapped(SimFeatures)):
+            return None
+        envs = getattr(venv, "envs", None)
+        if envs is None:
+            raise UsageError("simulator features need a DummyVecEnv, or envs made with "
+                             "text2reward.envs.sim.SimFeatures as their wrapper_class")
+        return cls(envs, probes)
+
+    def _hook(self, i: int, reset: Callable) -> Callable:
+        gatherer = self.gatherers[i]
+
+        def reset_after_gathering(**kwargs):
+            if self.terminal is not None:  # the env's last state, before it is replaced
+                gatherer.gather(out=self.terminal[i])
+            return reset(**kwargs)
+
+        return reset_after_gathering
+
+    def reset(self) -> np.ndarray:
+        """After the vector env's reset: the initial states (a new array)."""
+        if self.layout is None:
+            self.layout = self.gatherers[0].layout()
+            self.terminal = np.empty((len(self.gatherers), self.layout.size))
+            self._current = np.empty_like(self.terminal)
+        return self.gather(rebind=True).copy()
+
+    def gather(self, rebind: bool) -> np.ndarray:
+        """Every env's current state, into an array reused each step; ``rebind`` after resets
+        (an env may have made a new MjData)."""
+        if rebind:
+            views = [g.views() for g in self.gatherers]
+            self._views = None if any(v is None for v in views) else [a for v in views for a in v]
+        if self._views is not None:
+            np.concatenate(self._views, out=self._current.reshape(-1))
+        else:
+            for gatherer, out in zip(self.gatherers, self._current, strict=True):
+                gatherer.gather(out=out)
+        return self._current
