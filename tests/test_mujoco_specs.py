@@ -207,9 +207,10 @@ def test_simulator_features_read_the_terminal_state():
 
 
 def test_gathering_in_process_and_through_infos_give_the_same_states():
-    """DummyVecEnv envs are gathered by the wrapper itself (infos carry only reset and terminal
-    states); envs wrapped by wrapper_class put every state in their infos (as SubprocVecEnv
-    env processes do). Both must record the same episodes and pay the same rewards."""
+    """DummyVecEnv envs are gathered by the wrapper itself: all rows in one indexing copy over
+    the MjData arrays and the observation buffer, or env by env; envs wrapped by wrapper_class
+    put every state in their infos (as SubprocVecEnv env processes do). All three must record
+    the same episodes and pay the same rewards."""
     from stable_baselines3.common.env_util import make_vec_env
 
     from text2reward.envs.sim import SimFeatures
@@ -222,25 +223,32 @@ def test_gathering_in_process_and_through_infos_give_the_same_states():
               "    return up + 0.1 * x, {'up': up, 'x': x}\n")
     program = RewardProgram.load(source)
     runs = []
-    for wrapper in (None, SimFeatures):
+    for how in ("one copy", "env by env", "infos"):
+        wrapper = SimFeatures if how == "infos" else None
         kwargs = {"probes": spec.probes} if wrapper else None
         venv = RewardVecEnv(make_vec_env("Hopper-v5", n_envs=3, seed=1, wrapper_class=wrapper,
                                          wrapper_kwargs=kwargs,
                                          env_kwargs={"max_episode_steps": 15}),
                             spec, program, lambda ep: float(ep.features["torso_x"][-1]))
-        assert (venv._sims is None) == (wrapper is not None)
+        assert (venv._sims is None) == (how == "infos")
+        if how == "env by env":
+            venv._sims._bind = lambda layout: None  # never makes the single index
         venv.reset()
+        if venv._sims is not None:
+            assert (venv._sims._index is not None) == (how == "one copy")
         rng = np.random.default_rng(0)
         rewards = [venv.step(rng.uniform(-1, 1, (3, 3)).astype(np.float32))[1]
                    for _ in range(40)]
         runs.append((np.array(rewards), [e.score for e in venv.finished],
                      [raw["obs"] for raw in venv.recent_raw]))
         venv.close()
-    (rewards_a, scores_a, rows_a), (rewards_b, scores_b, rows_b) = runs
-    assert len(scores_a) >= 6 and scores_a == scores_b
-    np.testing.assert_array_equal(rewards_a, rewards_b)
-    for a, b in zip(rows_a, rows_b, strict=True):
-        np.testing.assert_array_equal(a, b)
+    rewards_a, scores_a, rows_a = runs[0]
+    assert len(scores_a) >= 6
+    for rewards_b, scores_b, rows_b in runs[1:]:
+        assert scores_a == scores_b
+        np.testing.assert_array_equal(rewards_a, rewards_b)
+        for a, b in zip(rows_a, rows_b, strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 # -- listing and suites ---------------------------------------------------------------------------

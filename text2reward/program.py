@@ -34,7 +34,8 @@ def validate_output(reward: np.ndarray, components: dict[str, Any], n_envs: int,
     if finite and not math.isfinite(reward.sum()):
         raise RewardFault("reward contains NaN or inf; guard divisions and logs (np.clip, eps)")
     for name, value in components.items():
-        value = np.asarray(value)
+        if type(value) is not np.ndarray:
+            value = np.asarray(value)
         if value.shape != (n_envs,):
             raise RewardFault(f"component {name!r} has shape {value.shape}, expected ({n_envs},)")
         if value.dtype.kind not in "fiub" or finite and not math.isfinite(value.sum()):

@@ -172,32 +172,44 @@ def _make_callback(env: RewardVecEnv, total: int, threshold: float | None, emit:
             self.seen = 0
             self.start = time.perf_counter()
             self.last_emit = 0.0
+            self.clock_every = 16 * env.num_envs  # the clock is read every 16 vector steps
+            self.next_clock = 0
+            self.next_due = 0
 
         def _on_step(self) -> bool:
-            now = time.perf_counter()
-            if self.num_timesteps >= self.next_at:
+            # Runs every vector step: a single comparison unless something is due.
+            return self.num_timesteps < self.next_due or self._due()
+
+        def _due(self) -> bool:
+            steps = self.num_timesteps
+            if steps >= self.next_at:
                 window = env.finished[self.seen :] or env.finished[-5:]
                 self.seen = len(env.finished)
-                self.snapshots.append({"step": self.num_timesteps, **summarise(window, threshold)})
+                self.snapshots.append({"step": steps, **summarise(window, threshold)})
                 self.raw.extend(list(env.recent_raw)[-2:])  # a few episodes from each stage
                 env.recent_raw.clear()
                 self._log(self.snapshots[-1])
                 self.next_at += self.every
-            if stop_when_solved and self.num_timesteps >= self.next_check:
+            if stop_when_solved and steps >= self.next_check:
                 self.next_check += max(total // 40, 1)
                 if self._solved():
                     self.stopped = "solved"
                     return False
-            if now - self.last_emit > 0.5:
-                self.last_emit = now
-                recent = summarise(env.finished[-20:], threshold)
-                sps = self.num_timesteps / max(now - self.start, 1e-9)
-                emit({"event": "progress", "step": self.num_timesteps, "total": total,
-                      "sps": sps, "score": recent.get("score"),
-                      "success_rate": recent.get("success_rate")})
-                if stop_file is not None and stop_file.exists():
-                    self.stopped = "behind"  # the scheduler saw this candidate fall behind
-                    return False
+            if steps >= self.next_clock:
+                self.next_clock = steps + self.clock_every
+                now = time.perf_counter()
+                if now - self.last_emit > 0.5:
+                    self.last_emit = now
+                    recent = summarise(env.finished[-20:], threshold)
+                    sps = steps / max(now - self.start, 1e-9)
+                    emit({"event": "progress", "step": steps, "total": total, "sps": sps,
+                          "score": recent.get("score"),
+                          "success_rate": recent.get("success_rate")})
+                    if stop_file is not None and stop_file.exists():
+                        self.stopped = "behind"  # the scheduler saw this candidate fall behind
+                        return False
+            self.next_due = min(self.next_at, self.next_clock,
+                                self.next_check if stop_when_solved else self.next_at)
             return True
 
         def _on_rollout_end(self) -> None:

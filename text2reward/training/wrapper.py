@@ -12,6 +12,7 @@ keep these rows under "obs".
 
 from __future__ import annotations
 
+import ctypes
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,17 +81,16 @@ class RewardVecEnv(VecEnvWrapper):
 
     def reset(self) -> np.ndarray:
         obs = self.venv.reset()
-        sims = None
         if self._sims is not None:
-            sims = self._sims.reset()
-        elif self._probes:
-            sims = np.stack([info[INFO_KEY] for info in self.venv.reset_infos])
-        if self._probes:
-            sim_layout = (self._sims.layout if self._sims is not None
-                          else self.venv.get_attr("t2r_layout", [0])[0])
-            self.layout = StateLayout(self.layout.obs, sim_layout)
+            self.layout = StateLayout(self.layout.obs, self._sims.start())
             self._schema = RowSchema(self.spec, self.layout)
-        self._prev_rows = self.layout.rows(obs, sims)
+            self._prev_rows = self._sims.rows(obs, self.layout, rebind=True)
+        else:
+            if self._probes:
+                self.layout = StateLayout(self.layout.obs,
+                                          self.venv.get_attr("t2r_layout", [0])[0])
+                self._schema = RowSchema(self.spec, self.layout)
+            self._prev_rows = self.layout.rows(obs, self._from_infos(self.venv.reset_infos))
         self._next_view = None
         self._reset_buffers(self._prev_rows)
         return obs
@@ -106,8 +106,10 @@ class RewardVecEnv(VecEnvWrapper):
         done = np.count_nonzero(dones) > 0  # 4x faster than dones.any() on small arrays
         if done:
             next_rows, current = self._rows_after_resets(obs, dones, infos)
+        elif self._sims is not None:
+            next_rows = current = self._sims.rows(obs, self.layout, rebind=False)
         else:
-            next_rows = current = self.layout.rows(obs, self._gathered(infos))
+            next_rows = current = self.layout.rows(obs, self._from_infos(infos))
         # Recorded (copied) before the program sees the rows: it gets them without a copy.
         self._steps.append(next_rows, self._actions, env_rewards, self._start)
         schema = self._schema
@@ -144,23 +146,19 @@ class RewardVecEnv(VecEnvWrapper):
             if not np.isfinite(sums).all():
                 raise RewardFault(f"component {name!r} contains NaN or inf")
 
-    def _gathered(self, infos: list[dict]) -> np.ndarray | None:
-        """The simulator vectors of the envs' current states (terminal ones for finished envs
-        that send theirs in infos), or None without probes."""
-        if self._sims is not None:
-            return self._sims.gather(rebind=False)
-        if self._probes:
-            return np.stack([info[INFO_KEY] for info in infos])
-        return None
+    def _from_infos(self, infos: list[dict]) -> np.ndarray | None:
+        """The simulator vectors that envs in other processes send in their infos (terminal
+        ones for finished envs), or None without probes."""
+        return np.stack([info[INFO_KEY] for info in infos]) if self._probes else None
 
     def _rows_after_resets(self, obs, dones: np.ndarray,
                            infos: list[dict]) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the states this step reached (terminal ones for finished envs) and of the
         states the envs are in now (reset ones for finished envs): new arrays."""
         if self._sims is not None:
-            current = self.layout.rows(obs, self._sims.gather(rebind=True))  # new MjData?
+            current = self._sims.rows(obs, self.layout, rebind=True)  # a new MjData?
         else:
-            current = self.layout.rows(obs, self._gathered(infos))
+            current = self.layout.rows(obs, self._from_infos(infos))
         next_rows = current.copy()
         width = self.layout.obs.size
         for i in np.flatnonzero(dones):
@@ -280,21 +278,30 @@ class _StepBuffer:
 
 
 class InProcessSims:
-    """Simulator vectors of the envs of a DummyVecEnv, gathered in this process.
+    """State rows of the envs of a DummyVecEnv whose specs read the simulator, gathered in
+    this process.
 
-    No wrapper layer runs on every env step: after each vector step, every env's current
-    state is gathered at once (MuJoCo arrays: one ``np.concatenate`` over views made once);
-    an env's terminal state is gathered just before the DummyVecEnv resets it, by a hook on
-    that env's ``reset``.
+    No wrapper layer runs on every env step. After each vector step the rows of every env's
+    current state are gathered at once; an env's terminal simulator state is gathered just
+    before the DummyVecEnv resets it, by a hook on that env's ``reset``.
+
+    MuJoCo envs: the MjData arrays the probes read and the vector env's observation buffer
+    stay at fixed addresses while the MjData lives, so one read-only float64 view spanning
+    all of them and the index of every row element in it are made once (again when an env
+    makes a new MjData); a step's rows are then a single fancy-indexing copy, instead of a
+    copy per env and array. Other envs (``attr:`` probes, or arrays that cannot be viewed)
+    are gathered env by env.
     """
 
-    def __init__(self, envs: list, probes: list):
-        self.gatherers = [Gatherer(env, probes) for env in envs]
+    def __init__(self, venv: VecEnv, probes: list):
+        self.venv = venv
+        self.gatherers = [Gatherer(env, probes) for env in venv.envs]
         self.layout: SimLayout | None = None
         self.terminal: np.ndarray | None = None  # (n_envs, size): the last terminal states
-        self._current: np.ndarray | None = None  # (n_envs, size): gathered after each step
-        self._views: list[np.ndarray] | None = None  # every env's MjData views, in row order
-        for i, env in enumerate(envs):
+        self._data: list[Any] = []  # the MjData objects the index below was made for
+        self._span: np.ndarray | None = None  # a read-only view over all of their arrays
+        self._index: np.ndarray | None = None  # (n_envs, row size) positions in _span
+        for i, env in enumerate(venv.envs):
             env.reset = self._hook(i, env.reset)
 
     @classmethod
@@ -304,11 +311,10 @@ class InProcessSims:
         env processes are)."""
         if all(venv.env_is_wrapped(SimFeatures)):
             return None
-        envs = getattr(venv, "envs", None)
-        if envs is None:
+        if getattr(venv, "envs", None) is None:
             raise UsageError("simulator features need a DummyVecEnv, or envs made with "
                              "text2reward.envs.sim.SimFeatures as their wrapper_class")
-        return cls(envs, probes)
+        return cls(venv, probes)
 
     def _hook(self, i: int, reset: Callable) -> Callable:
         gatherer = self.gatherers[i]
@@ -320,23 +326,55 @@ class InProcessSims:
 
         return reset_after_gathering
 
-    def reset(self) -> np.ndarray:
-        """After the vector env's reset: the initial states (a new array)."""
+    def start(self) -> SimLayout:
+        """After the vector env's reset: the layout of the simulator vectors."""
         if self.layout is None:
             self.layout = self.gatherers[0].layout()
             self.terminal = np.empty((len(self.gatherers), self.layout.size))
-            self._current = np.empty_like(self.terminal)
-        return self.gather(rebind=True).copy()
+        return self.layout
 
-    def gather(self, rebind: bool) -> np.ndarray:
-        """Every env's current state, into an array reused each step; ``rebind`` after resets
-        (an env may have made a new MjData)."""
+    def rows(self, obs: Any, layout: StateLayout, rebind: bool) -> np.ndarray:
+        """Rows (a new array) of every env's current state, whose observations are ``obs``;
+        ``rebind`` after resets (an env may have made a new MjData)."""
         if rebind:
-            views = [g.views() for g in self.gatherers]
-            self._views = None if any(v is None for v in views) else [a for v in views for a in v]
-        if self._views is not None:
-            np.concatenate(self._views, out=self._current.reshape(-1))
-        else:
-            for gatherer, out in zip(self.gatherers, self._current, strict=True):
-                gatherer.gather(out=out)
-        return self._current
+            self._bind(layout)
+        if self._index is not None:
+            return self._span[self._index]
+        sims = np.empty((len(self.gatherers), self.layout.size))
+        for gatherer, out in zip(self.gatherers, sims, strict=True):
+            gatherer.gather(out=out)
+        return layout.rows(obs, sims)
+
+    def _bind(self, layout: StateLayout) -> None:
+        data = [g.env.data if g.views() is not None else None for g in self.gatherers]
+        if len(data) == len(self._data) and all(
+                a is b for a, b in zip(data, self._data, strict=True)):
+            return  # the same MjData objects: the index still holds
+        self._data, self._span, self._index = data, None, None
+        buffer = getattr(self.venv, "buf_obs", {}).get(None)
+        if any(d is None for d in data) or layout.obs.keys is not None or buffer is None \
+                or buffer.dtype != np.float64 or buffer.shape != (len(data), layout.obs.size):
+            return
+        per_env = [[row, *g.views()] for row, g in zip(buffer, self.gatherers, strict=True)]
+        arrays = [a for env_arrays in per_env for a in env_arrays]
+        addresses = [a.__array_interface__["data"][0] for a in arrays]
+        start = min(addresses)
+        stop = max(a + array.nbytes for a, array in zip(addresses, arrays, strict=True))
+        if any((a - start) % 8 or not array.flags.c_contiguous
+               for a, array in zip(addresses, arrays, strict=True)):
+            return
+        span = np.frombuffer((ctypes.c_char * (stop - start)).from_address(start),
+                             dtype=np.float64)
+        span.flags.writeable = False
+        index, at = [], 0
+        for env_arrays in per_env:
+            parts = []
+            for array in env_arrays:
+                parts.append((addresses[at] - start) // 8 + np.arange(array.size))
+                at += 1
+            index.append(np.concatenate(parts))
+        index = np.array(index)
+        if index.shape != (len(data), layout.size):
+            return
+        self._keep = (buffer, arrays)  # the span is only valid while these live
+        self._span, self._index = span, index
