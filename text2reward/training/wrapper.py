@@ -5,9 +5,14 @@ task's ground-truth score and per-component statistics can be computed without t
 env's termination: a reward cannot change what counts as success.
 
 States are kept as rows (``envs/layout.py``): the flattened observation, then, for a spec with
-simulator features, the raw simulator vector that a ``SimFeatures`` wrapper inside each env
-puts into ``info`` (the policy still sees the env's own observation). Recorded raw episodes
-keep these rows under "obs".
+simulator features, the raw simulator vector (the policy still sees the env's own observation):
+gathered here for in-process envs (``InProcessSims``), sent in ``info`` by a ``SimFeatures``
+wrapper for envs in other processes. Recorded raw episodes keep these rows under "obs".
+
+Per step the rows are recorded (copied) before the program runs; the program gets them
+read-only, without a private copy. NaN and inf in the reward or a component are caught on the
+running per-episode sums: at every episode end and, through ``check_finite``, before every
+policy update.
 """
 
 from __future__ import annotations
@@ -301,6 +306,7 @@ class InProcessSims:
         self._data: list[Any] = []  # the MjData objects the index below was made for
         self._span: np.ndarray | None = None  # a read-only view over all of their arrays
         self._index: np.ndarray | None = None  # (n_envs, row size) positions in _span
+        self._keep: tuple | None = None  # the arrays _span covers, kept alive with it
         for i, env in enumerate(venv.envs):
             env.reset = self._hook(i, env.reset)
 
