@@ -211,6 +211,28 @@ def test_lock_down_blocks_files_sockets_processes_and_signals(tmp_path, server):
     assert_no_traffic(tcp, udp)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="memory rlimits: Linux")
+def test_memory_limit_is_the_data_segment_for_gpu_workers():
+    """A CUDA context reserves far more address space than the 8 GiB limit: GPU workers are
+    limited on their data segment instead, CPU workers on their address space."""
+    script = textwrap.dedent("""
+        import resource, sys
+        from text2reward.critic.sandbox import MEMORY_LIMIT, _set_rlimits
+        before = {r: resource.getrlimit(r) for r in (resource.RLIMIT_AS, resource.RLIMIT_DATA)}
+        _set_rlimits(60, gpu=sys.argv[1] == "gpu")
+        for r in (resource.RLIMIT_AS, resource.RLIMIT_DATA):
+            print(resource.getrlimit(r)[0] == MEMORY_LIMIT, resource.getrlimit(r) == before[r])
+    """)
+    runs = {}
+    for kind in ("cpu", "gpu"):
+        proc = subprocess.run([sys.executable, "-c", script, kind], capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        runs[kind] = proc.stdout.split()
+    assert runs["cpu"] == ["True", "False", "False", "True"]  # AS limited, DATA untouched
+    assert runs["gpu"] == ["False", "True", "True", "False"]  # DATA limited, AS untouched
+
+
 def test_lock_down_keeps_threads_and_is_fast(tmp_path):
     script = textwrap.dedent("""
         import sys, threading, time
@@ -484,7 +506,7 @@ def test_lock_down_reports_a_layer_it_cannot_apply(tmp_path, capfd, monkeypatch)
     monkeypatch.setattr(sandbox, "_landlock", lambda scratch: (_ for _ in ()).throw(
         OSError(38, "Landlock is unavailable")))
     monkeypatch.setattr(sandbox, "_drop_capabilities", lambda: None)
-    monkeypatch.setattr(sandbox, "_set_rlimits", lambda cpu: None)
+    monkeypatch.setattr(sandbox, "_set_rlimits", lambda cpu, gpu=False: None)
     applied = lock_down(cpu_seconds=5, scratch=tmp_path)
     assert applied["seccomp"] is False and applied["landlock"] is False
     err = capfd.readouterr().err

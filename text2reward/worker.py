@@ -50,12 +50,18 @@ def _run(job) -> dict[str, Any]:
     preset["stop_when_solved"] = job.stop_when_solved
     scorer = load_scorer(spec, job.task, job.success_path)
     source = Path(job.program_path).read_text()
+    device = "cpu"  # runtime checks run on the CPU
     if job.kind == "train":
         import stable_baselines3  # noqa: F401  (import before lock-down)
         import torch  # noqa: F401
 
-        from text2reward.training.trainer import prebuild_vec_env, train
+        from text2reward.training.trainer import prebuild_vec_env, resolve_device, train
 
+        # The device is chosen and a GPU's CUDA context created before lock-down: CUDA cannot
+        # start under the worker's limits (it opens driver files and reserves address space).
+        device = resolve_device(job.device)
+        if device.startswith("cuda"):
+            torch.zeros(1, device=device)
         # A slow env gets a SubprocVecEnv, started now: locked down, no process can be started.
         prebuild_vec_env(spec, preset["env_kwargs"], int(preset.get("n_envs", 8)), job.seed,
                          {"cpu_seconds": int(job.timeout_s) + 30, "scratch": job.out_dir})
@@ -71,7 +77,8 @@ def _run(job) -> dict[str, Any]:
     layout = env_layout(spec, preset["env_kwargs"])
     # Everything is imported; from here on the process is locked down (rlimits, Landlock,
     # capabilities, seccomp), then the candidate is loaded.
-    applied = lock_down(cpu_seconds=int(job.timeout_s) + 30, scratch=job.out_dir)
+    applied = lock_down(cpu_seconds=int(job.timeout_s) + 30, scratch=job.out_dir,
+                        gpu=device.startswith("cuda"))
     sandbox = {"sandbox": applied}
     try:
         program = RewardProgram.load(source, "<reward>")
@@ -90,8 +97,7 @@ def _run(job) -> dict[str, Any]:
         return result
     try:
         metrics = train(spec, program, scorer, preset, Path(job.out_dir), seed=job.seed,
-                        init_policy=job.init_policy,
-                        device=job.device, emit=emit)
+                        init_policy=job.init_policy, device=device, emit=emit)
     except RewardFault as exc:
         return {"status": "failed", "reason": f"reward failed during training: {exc}", **sandbox}
     return {"status": "trained", "threshold": scorer.threshold, "score_kind": scorer.kind,

@@ -207,7 +207,10 @@ def wrap_command(command: list[str], scratch: Path) -> list[str]:
 
 
 # -- lock-down, inside the worker --------------------------------------------------------------
-def _set_rlimits(cpu_seconds: int) -> None:
+def _set_rlimits(cpu_seconds: int, gpu: bool = False) -> None:
+    """Core dumps off, file size, CPU time and memory limits. Memory is the address space,
+    or with ``gpu`` the data segment: a CUDA context reserves far more address space than
+    8 GiB (never backed), which RLIMIT_AS would refuse."""
     cpu = max(int(cpu_seconds), 1)
     limits = {
         resource.RLIMIT_CORE: (0, 0),
@@ -215,7 +218,8 @@ def _set_rlimits(cpu_seconds: int) -> None:
         resource.RLIMIT_CPU: (cpu, cpu + 5),
     }
     if LINUX:
-        limits[resource.RLIMIT_AS] = (MEMORY_LIMIT, MEMORY_LIMIT)
+        memory = resource.RLIMIT_DATA if gpu else resource.RLIMIT_AS
+        limits[memory] = (MEMORY_LIMIT, MEMORY_LIMIT)
     for which, (soft, hard) in limits.items():
         _, old_hard = resource.getrlimit(which)
         if old_hard != resource.RLIM_INFINITY:
@@ -307,12 +311,14 @@ def _seccomp_filter():
     return f
 
 
-def lock_down(cpu_seconds: int, scratch: str | Path | None = None) -> dict[str, bool]:
+def lock_down(cpu_seconds: int, scratch: str | Path | None = None,
+              gpu: bool = False) -> dict[str, bool]:
     """Lock this process down. Call after every import, before loading candidate code.
 
     ``scratch`` is the only directory left writable (default: the parent of TMPDIR, which
-    ``worker_environment`` puts in the scratch dir). Returns which layers were applied here;
-    a layer that could not be applied is reported on stderr, the others still apply.
+    ``worker_environment`` puts in the scratch dir). ``gpu``: a CUDA context was created
+    before (see ``_set_rlimits``). Returns which layers were applied here; a layer that could
+    not be applied is reported on stderr, the others still apply.
     """
     if scratch is None:
         scratch = Path(os.environ.get("TMPDIR") or os.getcwd()).parent
@@ -325,7 +331,7 @@ def lock_down(cpu_seconds: int, scratch: str | Path | None = None) -> dict[str, 
             seccomp_filter = _seccomp_filter()
         except Exception as exc:  # noqa: BLE001
             problems.append(f"seccomp: {exc}")
-    steps = [("rlimits", lambda: _set_rlimits(cpu_seconds))]
+    steps = [("rlimits", lambda: _set_rlimits(cpu_seconds, gpu))]
     if LINUX:
         steps.append(("landlock", lambda: _landlock(scratch)))
         if os.geteuid() == 0:
