@@ -1,5 +1,7 @@
 """RewardVecEnv replaces the reward once per vector step and records scored episodes."""
 
+from collections import deque
+
 import numpy as np
 import pytest
 
@@ -93,3 +95,41 @@ def test_wrong_shape_is_a_fault():
     env.reset()
     with pytest.raises(RewardFault, match="shape"):
         env.step(np.ones(4, dtype=int))
+
+
+@pytest.mark.parametrize("policy", ["random", "balancing"])
+def test_episode_sums_and_rows_match_the_steps(policy):
+    """Steps are recorded in bulk (at episode ends, before updates, every 256 steps): each
+    finished episode's reward and component sums, length and rows must still be exactly what
+    the steps returned and observed, also across bulk boundaries (500-step episodes)."""
+    env = wrapped("import numpy as np\ndef compute_reward(s, a, n):\n"
+                  "    up = 1.0 - np.abs(n.pole_angle)\n    x = -np.abs(n.cart_position)\n"
+                  "    return up + x, {'up': up, 'x': x}\n", n=2)
+    env.recent_raw = deque(maxlen=10_000)
+    obs = env.reset()
+    rng = np.random.default_rng(0)
+    returns, lengths, expected = np.zeros(2), np.zeros(2, dtype=int), []
+    episode_obs = [[o] for o in obs]
+    for _ in range(1200):
+        if policy == "random":
+            action = rng.integers(0, 2, 2)
+        else:
+            action = (obs[:, 2] + 0.5 * obs[:, 3] > 0).astype(int)
+        obs, reward, dones, infos = env.step(action)
+        returns += reward
+        lengths += 1
+        for i in range(2):
+            episode_obs[i].append(infos[i]["terminal_observation"] if dones[i] else obs[i])
+            if dones[i]:
+                expected.append((i, returns[i], lengths[i], np.array(episode_obs[i])))
+                returns[i], lengths[i], episode_obs[i] = 0.0, 0, [obs[i]]
+    assert len(env.finished) == len(expected) >= 2
+    if policy == "balancing":
+        assert max(e.length for e in env.finished) == 500  # longer than a bulk of 256 steps
+    for stats, raw, (_, total, length, rows) in zip(env.finished, env.recent_raw, expected,
+                                                    strict=True):
+        assert stats.length == length
+        np.testing.assert_allclose(stats.reward_return, total, rtol=1e-5)  # float32 rewards
+        np.testing.assert_allclose(stats.components["up"] + stats.components["x"], total,
+                                   rtol=1e-5)
+        np.testing.assert_allclose(raw["obs"], rows, rtol=1e-6)

@@ -83,6 +83,9 @@ class RewardVecEnv(VecEnvWrapper):
         self._first = None if first_rows is None else np.array(first_rows, dtype=np.float64)
         self._reward_sum = np.zeros(n)
         self._component_sums: dict[str, np.ndarray] = {}
+        # Steps not yet recorded: (next-state rows, actions, env rewards, reward, components),
+        # each a reference to arrays made for that step, recorded in bulk by _flush.
+        self._pending: list[tuple] = []
 
     def reset(self) -> np.ndarray:
         obs = self.venv.reset()
@@ -101,8 +104,9 @@ class RewardVecEnv(VecEnvWrapper):
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
-        # A read-only view for the program; the env gets the caller's array.
-        self._actions = actions.view() if isinstance(actions, np.ndarray) else np.array(actions)
+        # A private read-only copy: the program reads it and it is recorded later; the env
+        # gets the caller's array.
+        self._actions = np.array(actions)
         self._actions.flags.writeable = False
         self.venv.step_async(actions)
 
@@ -115,11 +119,9 @@ class RewardVecEnv(VecEnvWrapper):
             next_rows = current = self._sims.rows(obs, self.layout, rebind=False)
         else:
             next_rows = current = self.layout.rows(obs, self._from_infos(infos))
-        # Recorded (copied) before the program sees the rows: it gets them without a copy.
-        self._steps.append(next_rows, self._actions, env_rewards, self._start)
         schema = self._schema
         state = self._next_view or StateView.of_rows(schema, self._prev_rows)
-        next_state = StateView.of_rows(schema, next_rows)
+        next_state = StateView.of_rows(schema, next_rows)  # the rows become read-only
         # Without a reset, this step's next state is the next step's state: its view (and the
         # features already computed on it) is reused.
         self._next_view = None if done else next_state
@@ -129,21 +131,37 @@ class RewardVecEnv(VecEnvWrapper):
         except Exception as exc:  # the program is untrusted: any failure is its fault
             raise RewardFault(f"{type(exc).__name__}: {exc}") from exc
         validate_output(reward, components, self.num_envs, finite=False)
-        self._reward_sum += reward
-        sums = self._component_sums
-        for name, value in components.items():
-            if name in sums:
-                sums[name] += value
-            else:
-                sums[name] = np.zeros(self.num_envs) + value
+        self._pending.append((next_rows, self._actions, env_rewards, reward, components))
         if done:
             self._close_finished(dones, current, infos)
+        elif len(self._pending) >= _FLUSH_EVERY:
+            self._flush()
         return obs, reward.astype(np.float32), dones, infos
+
+    def _flush(self) -> None:
+        """Record the pending steps: rows, actions and env rewards into the step buffer, the
+        rewards and components into the running per-episode sums; a few numpy calls for all
+        of them instead of several per step."""
+        if not self._pending:
+            return
+        rows, actions, env_rewards, rewards, components = zip(*self._pending, strict=True)
+        self._pending = []
+        self._steps.extend(rows, actions, env_rewards, self._start)
+        self._reward_sum += np.sum(rewards, axis=0)
+        zeros = np.zeros(self.num_envs)
+        sums = self._component_sums
+        for name in dict.fromkeys(name for step in components for name in step):
+            total = np.sum([step.get(name, zeros) for step in components], axis=0)
+            if name in sums:
+                sums[name] += total
+            else:
+                sums[name] = zeros + total
 
     def check_finite(self) -> None:
         """Raise RewardFault if the reward or a component was NaN or inf since the episodes
         began: they propagate into the running sums (checked here at every episode end and,
         by the trainer, before every policy update, instead of on every step)."""
+        self._flush()
         if not np.isfinite(self._reward_sum).all():
             raise RewardFault("reward contains NaN or inf; guard divisions and logs "
                               "(np.clip, eps)")
@@ -221,6 +239,9 @@ def _time_limit(venv: VecEnv) -> int | None:
     return int(limit) if limit else None
 
 
+_FLUSH_EVERY = 256  # pending steps are recorded at the latest after this many
+
+
 class _StepBuffer:
     """Per-step batches (step, env, ...) in arrays that grow by doubling; steps before the
     oldest running episode's start are dropped when the arrays are full."""
@@ -244,25 +265,32 @@ class _StepBuffer:
         """Global index one past the last stored step."""
         return self.base + self.used
 
-    def append(self, rows: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
-               starts: np.ndarray) -> None:
-        """One step's batches; ``starts``: where each env's running episode began."""
+    def extend(self, rows: tuple[np.ndarray, ...], actions: tuple[np.ndarray, ...],
+               rewards: tuple[np.ndarray, ...], starts: np.ndarray) -> None:
+        """Several steps' batches, oldest first; ``starts``: where each env's running episode
+        began."""
+        k = len(rows)
         if self.arrays is None:
-            self.arrays = [np.empty((self.capacity, *np.shape(b)), dtype=np.asarray(b).dtype)
-                           for b in (rows, actions)] + [np.empty((self.capacity, len(rows)))]
-        elif self.used == self.capacity:
-            self._make_room(int(starts.min()))
-        obs_rows, action_rows, reward_rows = self.arrays
-        obs_rows[self.used] = rows
-        action_rows[self.used] = actions
-        reward_rows[self.used] = rewards
-        self.used += 1
+            self.capacity = max(self.capacity, 2 * k)
+            self.arrays = [np.empty((self.capacity, *np.shape(rows[0]))),
+                           np.empty((self.capacity, *np.shape(actions[0])),
+                                    dtype=np.asarray(actions[0]).dtype),
+                           np.empty((self.capacity, len(rows[0])))]
+        elif self.used + k > self.capacity:
+            self._make_room(int(starts.min()), k)
+        a, b = self.used, self.used + k
+        for array, batches in zip(self.arrays, (rows, actions, rewards), strict=True):
+            np.stack(batches, out=array[a:b], casting="same_kind")
+        self.used = b
 
-    def _make_room(self, keep_from: int) -> None:
+    def _make_room(self, keep_from: int, k: int) -> None:
+        """Drop the steps before ``keep_from``; grow when the rest and ``k`` more steps would
+        fill more than half of the arrays."""
         drop = keep_from - self.base
         keep = self.used - drop
-        if keep > self.capacity // 2:  # long episodes: grow
-            self.capacity *= 2
+        if keep + k > self.capacity // 2:  # long episodes: grow
+            while keep + k > self.capacity // 2:
+                self.capacity *= 2
             grown = []
             for array in self.arrays:
                 new = np.empty((self.capacity, *array.shape[1:]), dtype=array.dtype)
