@@ -9,10 +9,10 @@ simulator features, the raw simulator vector (the policy still sees the env's ow
 gathered here for in-process envs (``InProcessSims``), sent in ``info`` by a ``SimFeatures``
 wrapper for envs in other processes. Recorded raw episodes keep these rows under "obs".
 
-Per step the rows are recorded (copied) before the program runs; the program gets them
-read-only, without a private copy. NaN and inf in the reward or a component are caught on the
-running per-episode sums: at every episode end and, through ``check_finite``, before every
-policy update.
+Each step's rows are a new array: the program gets it read-only, and the same array is
+recorded. Steps are recorded in bulk (at episode ends, before every policy update through
+``check_finite``, and every 256 steps): the step's arrays are stacked into the step buffer and
+the running per-episode sums, where NaN and inf in the reward or a component are caught.
 """
 
 from __future__ import annotations
