@@ -40,18 +40,12 @@ def _train_plain(spec: EnvSpec, preset: dict[str, Any], seed: int) -> float:
     env, hyperparameters, torch threads and logging (TensorBoard when installed) as train()."""
     import torch
 
-    from text2reward.training.trainer import _algo, _tensorboard_dir, make_vec_env, quiet_logger
+    from text2reward.training.trainer import build_model, make_vec_env
 
     torch.set_num_threads(1)
     venv = make_vec_env(spec, preset["env_kwargs"], int(preset.get("n_envs", 8)), seed)
     with tempfile.TemporaryDirectory() as out:
-        tensorboard = _tensorboard_dir(Path(out))
-        model = _algo(preset.get("algo", "PPO"))(preset.get("policy", "MlpPolicy"), venv,
-                                                 seed=seed, device="cpu", verbose=0,
-                                                 tensorboard_log=tensorboard,
-                                                 **preset["hyperparams"])
-        if tensorboard is None:
-            model.set_logger(quiet_logger())
+        model = build_model(preset, venv, seed, "cpu", Path(out))
         start = time.perf_counter()
         model.learn(total_timesteps=int(preset["timesteps"]))
         elapsed = time.perf_counter() - start

@@ -316,16 +316,14 @@ class SimFeatures(gym.Wrapper):
     """Puts the raw simulator vector the spec's probes need into ``info["t2r_sim"]``.
 
     Reset infos carry the initial state; a terminal step's info carries the terminal state
-    (as ``terminal_observation`` does for observations). With ``every_step=False`` other steps
-    carry nothing: the caller gathers itself (``t2r_gatherer.gather(out=...)``), in the same
-    process, which saves a copy per step and SB3's deep copy of every info dict.
+    (as ``terminal_observation`` does for observations). Used where the reward wrapper cannot
+    reach the env itself (SubprocVecEnv env processes, the runtime critic's envs).
     """
 
-    def __init__(self, env: gym.Env, probes: list[Probe], every_step: bool = True):
+    def __init__(self, env: gym.Env, probes: list[Probe]):
         super().__init__(env)
         self.t2r_gatherer = Gatherer(env, probes)
         self.t2r_layout: SimLayout | None = None
-        self.t2r_every_step = every_step
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
@@ -336,6 +334,5 @@ class SimFeatures(gym.Wrapper):
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
-        if self.t2r_every_step or terminated or truncated:
-            info[INFO_KEY] = self.t2r_gatherer.gather()
+        info[INFO_KEY] = self.t2r_gatherer.gather()
         return obs, reward, terminated, truncated, info

@@ -111,9 +111,9 @@ class StateView:
 
     @classmethod
     def of_rows(cls, schema: RowSchema, rows: np.ndarray) -> StateView:
-        """The view of ``rows`` themselves, no copy: they are made read-only, and the caller
-        must not trust them afterwards (untrusted code could reach them). The reward wrapper
-        builds a fresh array per step and records its copy before the program runs."""
+        """The view of ``rows`` themselves, no copy: they are made read-only (the static
+        critic refuses the ways to undo that). The reward wrapper builds a fresh array per
+        step, hands it to the program and records that same array."""
         return cls({}, rows, schema)
 
     def __getattr__(self, name: str) -> Any:

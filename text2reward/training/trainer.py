@@ -247,6 +247,19 @@ def _tensorboard_dir(out_dir: Path) -> str | None:
     return str(out_dir / "tb") if importlib.util.find_spec("tensorboard") else None
 
 
+def build_model(preset: dict[str, Any], venv, seed: int, device: str, out_dir: Path):
+    """The preset's SB3 model on ``venv``, logging to TensorBoard in ``out_dir/tb`` when the
+    package is installed, else nowhere."""
+    tensorboard = _tensorboard_dir(out_dir)
+    model = _algo(preset.get("algo", "PPO"))(preset.get("policy", "MlpPolicy"), venv, seed=seed,
+                                             device=device, verbose=0,
+                                             tensorboard_log=tensorboard,
+                                             **preset.get("hyperparams", {}))
+    if tensorboard is None:
+        model.set_logger(quiet_logger())  # else SB3 leaves an empty SB3-<date> folder in /tmp
+    return model
+
+
 def evaluate(model, spec: EnvSpec, kwargs: dict, program, scorer: Scorer, episodes: int, seed: int):
     """Run ``episodes`` deterministic episodes, one per env; their summary and raw arrays."""
     venv = RewardVecEnv(make_vec_env(spec, kwargs, episodes, seed + 10_000), spec, program,
@@ -282,14 +295,9 @@ def train(
     total = int(preset["timesteps"])
     venv = RewardVecEnv(make_vec_env(spec, kwargs, int(preset.get("n_envs", 8)), seed), spec,
                         program, scorer.fn)
-    algo = _algo(preset.get("algo", "PPO"))
-    tensorboard = _tensorboard_dir(out_dir)
-    model = algo(preset.get("policy", "MlpPolicy"), venv, seed=seed, device=resolve_device(device),
-                 verbose=0, tensorboard_log=tensorboard, **preset.get("hyperparams", {}))
+    model = build_model(preset, venv, seed, resolve_device(device), out_dir)
     if init_policy is not None:
         model.set_parameters(init_policy, exact_match=True, device=model.device)
-    if tensorboard is None:
-        model.set_logger(quiet_logger())  # else SB3 leaves an empty SB3-<date> folder in /tmp
     callback = _make_callback(venv, total, scorer.threshold, emit, out_dir / "stop",
                               bool(preset.get("stop_when_solved", False)))
     start = time.perf_counter()
