@@ -133,3 +133,51 @@ def test_episode_sums_and_rows_match_the_steps(policy):
         np.testing.assert_allclose(stats.components["up"] + stats.components["x"], total,
                                    rtol=1e-5)
         np.testing.assert_allclose(raw["obs"], rows, rtol=1e-6)
+
+
+def test_episodes_kept_by_the_success_function_stay_valid():
+    """The success function reads features of the step buffer's rows, which are reused: what
+    it reads, and episodes it keeps, must still hold the episode's own states later on."""
+    kept, columns = [], []
+
+    def keep(ep):
+        kept.append(ep)
+        columns.append(ep.features["cart_position"])
+        return ep.env_return
+
+    env = RewardVecEnv(make_vec_env(SPEC, {}, 2, seed=0), SPEC,
+                       RewardProgram.load("import numpy as np\ndef compute_reward(s, a, n):\n"
+                                          "    return np.ones(len(a)), {}\n"), keep)
+    env.recent_raw = deque(maxlen=10_000)
+    env.reset()
+    rng = np.random.default_rng(0)
+    for _ in range(2000):  # many episodes: the buffer's slots are reused many times
+        env.step(rng.integers(0, 2, 2))
+    assert len(kept) == len(env.recent_raw) > 50
+    for ep, column, raw in zip(kept, columns, env.recent_raw, strict=True):
+        np.testing.assert_array_equal(column, raw["obs"][:, 0])
+        np.testing.assert_array_equal(ep.features["pole_angle"], raw["obs"][:, 2])
+        assert not ep.features["pole_angle"].flags.writeable
+
+
+@pytest.mark.parametrize("keeps", [False, True])
+def test_rows_are_copied_only_for_episodes_the_success_function_keeps(keeps, monkeypatch):
+    from text2reward.envs.state import EpisodeFeatures
+
+    owned, kept = [], []
+    original = EpisodeFeatures.own
+    monkeypatch.setattr(EpisodeFeatures, "own", lambda self: (owned.append(1), original(self)))
+
+    def score(ep):
+        if keeps:
+            kept.append(ep)
+        return float(ep.features["cart_position"].sum())
+
+    env = RewardVecEnv(make_vec_env(SPEC, {}, 2, seed=0), SPEC,
+                       RewardProgram.load("import numpy as np\ndef compute_reward(s, a, n):\n"
+                                          "    return np.ones(len(a)), {}\n"), score)
+    env.reset()
+    for _ in range(200):
+        env.step(np.ones(2, dtype=int))
+    assert len(env.finished) > 5
+    assert len(owned) == (len(env.finished) if keeps else 0)

@@ -56,6 +56,8 @@ _NEEDS = {"qpos": ("qpos",), "qvel": ("qvel",), "pos": ("xpos",),
           "yaxis": ("xquat",), "zaxis": ("xquat",), "point": ("xpos", "xquat"),
           "contact": ("cfrc_ext",), "site": ("site_xpos",), "sensor": ("sensordata",)}
 _SLICED = {"qpos": "qpos", "qvel": "qvel", "sensor": "sensordata"}  # probes that slice a source
+# Sources with one row per body (or site): only the rows the probes read are gathered.
+_PER_OBJECT = {"xpos": 3, "xquat": 4, "cvel": 6, "subtree_com": 3, "cfrc_ext": 6, "site_xpos": 3}
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,10 @@ class Gatherer:
             s for s in needed if s.startswith("attr:"))
         self.resolved = {p: self._resolve(p) for p in probes} if self._is_mujoco() else {}
         self._data_sources = [s for s in self.sources if not s.startswith("attr:")]
+        # The rows of per-body (per-site) sources the probes read, in gathering order.
+        self.rows: dict[str, list[int]] = {
+            s: sorted({i for p, r in self.resolved.items() for i in _rows_read(p, r, s)})
+            for s in self._data_sources if s in _PER_OBJECT}
         self._data: Any = None  # the MjData self._views look into
         self._views: list[np.ndarray] | None = None
         self._attrs = [s[5:] for s in self.sources if s.startswith("attr:")]
@@ -146,7 +152,7 @@ class Gatherer:
         if views is not None:
             return np.concatenate(views, out=out)
         data = getattr(self.env, "data", None)
-        parts = [np.ravel(getattr(data, s)) for s in self._data_sources]
+        parts = [np.ravel(self._read(data, s)) for s in self._data_sources]
         parts += [np.asarray(getattr(self.env, a), dtype=np.float64).ravel() for a in self._attrs]
         vector = np.concatenate(parts).astype(np.float64, copy=False)
         if out is None:
@@ -167,12 +173,21 @@ class Gatherer:
         its arrays cannot be viewed as float64 without a copy."""
         data = self.env.data
         if data is not self._data:
-            views = [np.asarray(getattr(data, s), dtype=np.float64).reshape(-1)
-                     for s in self._data_sources]
-            shared = all(np.shares_memory(v, getattr(data, s))
-                         for v, s in zip(views, self._data_sources, strict=True))
+            views, shared = [], True
+            for s in self._data_sources:
+                array = np.asarray(getattr(data, s), dtype=np.float64)
+                parts = [array[i] for i in self.rows[s]] if s in self.rows else [array]
+                views += [part.reshape(-1) for part in parts]
+                shared = shared and all(np.shares_memory(v, getattr(data, s))
+                                        for v in views[len(views) - len(parts):])
             self._data, self._views = data, views if shared else None
         return self._views is not None
+
+    def _read(self, data: Any, source: str) -> np.ndarray:
+        """The part of MjData array ``source`` that is gathered: the probed rows of a
+        per-body source, else all of it."""
+        array = getattr(data, source)
+        return array[self.rows[source]] if source in self.rows else array
 
     def layout(self) -> SimLayout:
         """Offsets of every source in the flat vector (call after a reset: attr sizes)."""
@@ -183,12 +198,13 @@ class Gatherer:
                 value = getattr(self.env, s[5:])
                 sizes[s] = int(np.asarray(value, dtype=np.float64).size)
             else:
-                sizes[s] = int(np.asarray(getattr(data, s)).size)
+                sizes[s] = int(np.asarray(self._read(data, s)).size)
         offsets, at = {}, 0
         for s in self.sources:
             offsets[s] = (at, at + sizes[s])
             at += sizes[s]
-        return SimLayout(offsets, at, self.resolved)
+        positions = {s: {i: k for k, i in enumerate(rows)} for s, rows in self.rows.items()}
+        return SimLayout(offsets, at, self.resolved, positions)
 
     def _resolve(self, probe: Probe) -> dict[str, Any]:
         import mujoco
@@ -210,6 +226,17 @@ class Gatherer:
         if probe.quantity == "site":
             return {"index": index}
         return {"index": index, "root": int(m.body_rootid[index])}
+
+
+def _rows_read(probe: Probe, resolved: dict[str, Any], source: str) -> tuple[int, ...]:
+    """The rows of per-body (per-site) source ``source`` that ``probe`` reads."""
+    if source not in _NEEDS.get(probe.quantity, ()):
+        return ()
+    if probe.quantity == "site":
+        return (resolved["index"],)
+    if probe.quantity == "vel" and source == "subtree_com":
+        return (resolved["root"],)
+    return (resolved["index"],)
 
 
 def _object_id(model: Any, kind: Any, name: str) -> int:
@@ -234,11 +261,16 @@ class SimLayout:
     offsets: dict[str, tuple[int, int]]
     size: int
     resolved: dict[Probe, dict[str, Any]]
+    positions: dict[str, dict[int, int]]  # per-body sources: body (site) index -> gathered row
 
     def source(self, raw: np.ndarray, name: str, width: int | None = None) -> np.ndarray:
         start, stop = self.offsets[name]
         block = raw[:, start:stop]
         return block if width is None else block.reshape(len(raw), -1, width)
+
+    def row(self, raw: np.ndarray, name: str, index: int) -> np.ndarray:
+        """Body (site) ``index``'s row of per-body source ``name``, for every vector."""
+        return self.source(raw, name, _PER_OBJECT[name])[:, self.positions[name][index]]
 
     def column(self, probe: Probe, offset: int) -> int | slice | None:
         """The row column(s) that ``evaluate`` would return for ``probe`` when it is a plain
@@ -274,41 +306,41 @@ class SimLayout:
         if q in _SLICED:
             return self.source(raw, _SLICED[q])[:, r["start"] : r["start"] + r["width"]]
         if q == "site":
-            return self.source(raw, "site_xpos", 3)[:, r["index"]]
+            return self.row(raw, "site_xpos", r["index"])
         b = r["index"]
         if q == "point":
             offset = _rotation(self, raw, b) @ np.asarray(probe.point)
-            return self.source(raw, "xpos", 3)[:, b] + offset
+            return self.row(raw, "xpos", b) + offset
         return _BODY_QUANTITIES[q](self, raw, b, r["root"])
 
 
 def _rotation(layout: SimLayout, raw: np.ndarray, b: int) -> np.ndarray:
-    return quat_to_matrix(layout.source(raw, "xquat", 4)[:, b])
+    return quat_to_matrix(layout.row(raw, "xquat", b))
 
 
 def _linear_velocity(layout: SimLayout, raw: np.ndarray, b: int, root: int) -> np.ndarray:
     """cvel is the spatial velocity at the subtree centre of mass of the body's tree root."""
-    cvel = layout.source(raw, "cvel", 6)[:, b]
-    offset = layout.source(raw, "xpos", 3)[:, b] - layout.source(raw, "subtree_com", 3)[:, root]
+    cvel = layout.row(raw, "cvel", b)
+    offset = layout.row(raw, "xpos", b) - layout.row(raw, "subtree_com", root)
     return cvel[:, 3:] + np.cross(cvel[:, :3], offset)
 
 
 def _local_angular_velocity(layout: SimLayout, raw: np.ndarray, b: int, root: int) -> np.ndarray:
-    omega = layout.source(raw, "cvel", 6)[:, b, :3]
+    omega = layout.row(raw, "cvel", b)[:, :3]
     return np.einsum("nji,nj->ni", _rotation(layout, raw, b), omega)
 
 
 _BODY_QUANTITIES: dict[str, Callable[[SimLayout, np.ndarray, int, int], np.ndarray]] = {
-    "pos": lambda lay, raw, b, root: lay.source(raw, "xpos", 3)[:, b],
+    "pos": lambda lay, raw, b, root: lay.row(raw, "xpos", b),
     "vel": _linear_velocity,
-    "angvel": lambda lay, raw, b, root: lay.source(raw, "cvel", 6)[:, b, :3],
+    "angvel": lambda lay, raw, b, root: lay.row(raw, "cvel", b)[:, :3],
     "angvel_local": _local_angular_velocity,
     "rpy": lambda lay, raw, b, root: matrix_to_rpy(_rotation(lay, raw, b)),
     "xaxis": lambda lay, raw, b, root: _rotation(lay, raw, b)[:, :, 0],
     "yaxis": lambda lay, raw, b, root: _rotation(lay, raw, b)[:, :, 1],
     "zaxis": lambda lay, raw, b, root: _rotation(lay, raw, b)[:, :, 2],
     "contact": lambda lay, raw, b, root: np.linalg.norm(
-        lay.source(raw, "cfrc_ext", 6)[:, b, 3:], axis=1),
+        lay.row(raw, "cfrc_ext", b)[:, 3:], axis=1),
 }
 
 

@@ -144,21 +144,37 @@ class StateView:
 
 
 class EpisodeFeatures(Mapping):
-    """An episode's features by name, each computed once on first use."""
+    """An episode's features by name, each computed once on first use.
+
+    ``borrowed`` rows belong to a buffer that will be reused (the reward wrapper's): every
+    value is then computed into an array of its own, and ``own()`` copies the rows themselves
+    for an episode kept past the moment it was read.
+    """
 
     def __init__(self, spec: EnvSpec, layout: StateLayout, rows: np.ndarray,
-                 schema: RowSchema | None = None):
+                 schema: RowSchema | None = None, borrowed: bool = False):
         self._schema = schema or RowSchema(spec, layout)
         self._rows = np.asarray(rows, dtype=np.float64)
         self._cache: dict[str, Any] = {}
+        self._borrowed = borrowed
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._cache:
             if name not in self._schema:
                 raise KeyError(name)
             value = self._schema.compute(name, self._rows)
-            self._cache[name] = value._arrays if isinstance(value, ObsView) else value
+            value = value._arrays if isinstance(value, ObsView) else value
+            if self._borrowed:
+                value = ({k: _frozen(np.array(v)) for k, v in value.items()}
+                         if isinstance(value, dict) else _frozen(np.array(value)))
+            self._cache[name] = value
         return self._cache[name]
+
+    def own(self) -> None:
+        """Stop borrowing: copy the rows, so that features computed later stay valid."""
+        if self._borrowed:
+            self._rows = _frozen(self._rows.copy())
+            self._borrowed = False
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._schema.names)
@@ -200,11 +216,13 @@ class Episode:
         truncated: bool,
         layout: StateLayout | None = None,
         schema: RowSchema | None = None,
+        borrowed: bool = False,
     ) -> Episode:
         """An episode from its state rows (length + 1: observation, then simulator vector);
-        without a layout the rows are flat observations. ``schema``: the layout's, if built."""
+        without a layout the rows are flat observations. ``schema``: the layout's, if built;
+        ``borrowed``: the rows are a buffer's, to be reused (see EpisodeFeatures)."""
         if layout is None:
             layout = StateLayout.infer(obs)
             obs = layout.rows(obs)
-        features = EpisodeFeatures(spec, layout, obs, schema)
+        features = EpisodeFeatures(spec, layout, obs, schema, borrowed)
         return cls(features, np.asarray(actions), np.asarray(env_rewards), terminated, truncated)

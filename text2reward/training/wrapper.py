@@ -11,13 +11,16 @@ wrapper for envs in other processes. Recorded raw episodes keep these rows under
 
 Each step's rows are a new array: the program gets it read-only, and the same array is
 recorded. Steps are recorded in bulk (at episode ends, before every policy update through
-``check_finite``, and every 256 steps): the step's arrays are stacked into the step buffer and
-the running per-episode sums, where NaN and inf in the reward or a component are caught.
+``check_finite``, and every 256 steps): each kind of per-step array (rows, actions, env
+rewards, reward, each component) is stacked into the step buffer in one call, and the new
+rewards and components are checked for NaN and inf. An episode's rows, the initial state
+included, are consecutive slots of the buffer, so closing it reads views, not copies.
 """
 
 from __future__ import annotations
 
 import ctypes
+import sys
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,17 +75,12 @@ class RewardVecEnv(VecEnvWrapper):
         self.layout = StateLayout(ObsLayout.from_space(venv.observation_space))
         self._schema = RowSchema(spec, self.layout)
         self._capacity = _StepBuffer.capacity_for(_time_limit(venv))
-        self._reset_buffers(None)
+        self._steps: _StepBuffer | None = None  # made by reset()
 
-    def _reset_buffers(self, first_rows: np.ndarray | None) -> None:
-        """Per-step batches are kept once, in growable arrays indexed (step, env, ...); each
-        env's episode is a slice of them."""
-        n = self.num_envs
-        self._steps = _StepBuffer(self._capacity)  # next-state rows, actions, env rewards
-        self._start = np.zeros(n, dtype=np.int64)  # global step where each episode began
-        self._first = None if first_rows is None else np.array(first_rows, dtype=np.float64)
-        self._reward_sum = np.zeros(n)
-        self._component_sums: dict[str, np.ndarray] = {}
+    def _reset_buffers(self, first_rows: np.ndarray) -> None:
+        """A new step buffer whose first slot holds the envs' initial states."""
+        self._steps = _StepBuffer(self._capacity, first_rows)
+        self._start = np.zeros(self.num_envs, dtype=np.int64)  # slot of each episode's start
         # Steps not yet recorded: (next-state rows, actions, env rewards, reward, components),
         # each a reference to arrays made for that step, recorded in bulk by _flush.
         self._pending: list[tuple] = []
@@ -139,35 +137,34 @@ class RewardVecEnv(VecEnvWrapper):
         return obs, reward.astype(np.float32), dones, infos
 
     def _flush(self) -> None:
-        """Record the pending steps: rows, actions and env rewards into the step buffer, the
-        rewards and components into the running per-episode sums; a few numpy calls for all
-        of them instead of several per step."""
+        """Record the pending steps into the step buffer, a few numpy calls for all of them,
+        and raise RewardFault if a reward or a component among them is NaN or inf."""
         if not self._pending:
             return
         rows, actions, env_rewards, rewards, components = zip(*self._pending, strict=True)
         self._pending = []
-        self._steps.extend(rows, actions, env_rewards, self._start)
-        self._reward_sum += np.sum(rewards, axis=0)
+        batches = {"rows": rows, "actions": actions, "env_rewards": env_rewards,
+                   "reward": rewards}
         zeros = np.zeros(self.num_envs)
-        sums = self._component_sums
-        for name in dict.fromkeys(name for step in components for name in step):
-            total = np.sum([step.get(name, zeros) for step in components], axis=0)
-            if name in sums:
-                sums[name] += total
-            else:
-                sums[name] = zeros + total
+        known = [name[len(_COMPONENT):] for name in self._steps.arrays
+                 if name.startswith(_COMPONENT)]  # zero where a step lacks them
+        for name in dict.fromkeys([*known, *(name for step in components for name in step)]):
+            batches[_COMPONENT + name] = [step.get(name, zeros) for step in components]
+        a, b = self._steps.extend(batches, self._start)
+        for name in batches:
+            if name.startswith(_COMPONENT) or name == "reward":
+                block = self._steps.arrays[name][a:b]
+                if not np.isfinite(block).all():
+                    what = "reward" if name == "reward" else \
+                        f"component {name[len(_COMPONENT):]!r}"
+                    raise RewardFault(f"{what} contains NaN or inf; guard divisions and logs "
+                                      "(np.clip, eps)")
 
     def check_finite(self) -> None:
-        """Raise RewardFault if the reward or a component was NaN or inf since the episodes
-        began: they propagate into the running sums (checked here at every episode end and,
-        by the trainer, before every policy update, instead of on every step)."""
+        """Record the pending steps; raise RewardFault if a reward or a component was NaN or
+        inf (checked here at every episode end and, by the trainer, before every policy
+        update, instead of on every step)."""
         self._flush()
-        if not np.isfinite(self._reward_sum).all():
-            raise RewardFault("reward contains NaN or inf; guard divisions and logs "
-                              "(np.clip, eps)")
-        for name, sums in self._component_sums.items():
-            if not np.isfinite(sums).all():
-                raise RewardFault(f"component {name!r} contains NaN or inf")
 
     def _from_infos(self, infos: list[dict]) -> np.ndarray | None:
         """The simulator vectors that envs in other processes send in their infos (terminal
@@ -194,36 +191,46 @@ class RewardVecEnv(VecEnvWrapper):
 
     def _close_finished(self, dones: np.ndarray, current: np.ndarray, infos: list[dict]) -> None:
         """Close the episodes of the envs that finished this step; ``current``: their reset
-        states, the first states of their next episodes."""
+        states, the first states of their next episodes, which take this step's slot."""
         self.check_finite()
-        now = self._steps.end
-        for i in np.flatnonzero(dones):
+        last = self._steps.end - 1  # this step's slot
+        finished = np.flatnonzero(dones)
+        keep = self.recent_raw.maxlen
+        raw = finished if keep is None else finished[len(finished) - keep :]
+        for i in finished:
             truncated = bool(infos[i].get("TimeLimit.truncated", False))
-            self.finished.append(self._close(i, now, truncated))
-            self._start[i] = now
-            self._first[i] = current[i]
-            self._reward_sum[i] = 0.0
-            for sums in self._component_sums.values():
-                sums[i] = 0.0
+            self.finished.append(self._close(i, int(self._start[i]), last, truncated, i in raw))
+        # The closed episodes' last rows are no longer needed: the new ones start there.
+        self._steps.arrays["rows"][last - self._steps.base, finished] = current[finished]
+        self._start[finished] = last
 
-    def _close(self, i: int, now: int, truncated: bool) -> EpisodeStats:
-        rows, actions, env_rewards = self._steps.episode(i, int(self._start[i]), now)
-        obs = np.empty((len(rows) + 1, self._first.shape[1]))
-        obs[0] = self._first[i]
-        obs[1:] = rows  # the views are copied here and below: the buffer is reused
-        actions, env_rewards = actions.copy(), env_rewards.copy()
+    def _close(self, i: int, first: int, last: int, truncated: bool, raw: bool) -> EpisodeStats:
+        """Env ``i``'s episode: its first state in slot ``first``, its steps in the slots
+        after it up to ``last``. The success function reads features computed from a view of
+        the buffer's rows (see EpisodeFeatures); the rows are copied only for an episode kept
+        in ``recent_raw`` or by the success function."""
+        steps = self._steps
+        obs = steps.view("rows", i, first, last + 1)
+        actions = steps.view("actions", i, first + 1, last + 1).copy()
+        env_rewards = steps.view("env_rewards", i, first + 1, last + 1).copy()
         episode = Episode.from_arrays(self.spec, obs, actions, env_rewards,
                                       terminated=not truncated, truncated=truncated,
-                                      layout=self.layout, schema=self._schema)
+                                      layout=self.layout, schema=self._schema, borrowed=True)
+        held = sys.getrefcount(episode), sys.getrefcount(episode.features)
         score = float(self.score_fn(episode))
-        self.recent_raw.append({"obs": obs, "actions": actions, "score": score,
-                                "terminated": not truncated})
+        if (sys.getrefcount(episode), sys.getrefcount(episode.features)) != held:
+            episode.features.own()  # the success function kept the episode
+        if raw:
+            self.recent_raw.append({"obs": obs.copy(), "actions": actions, "score": score,
+                                    "terminated": not truncated})
         return EpisodeStats(
             score=score,
             length=episode.length,
             env_return=episode.env_return,
-            reward_return=float(self._reward_sum[i]),
-            components={k: float(v[i]) for k, v in self._component_sums.items()},
+            reward_return=float(steps.view("reward", i, first + 1, last + 1).sum()),
+            components={name[len(_COMPONENT):]: float(steps.view(name, i, first + 1,
+                                                                  last + 1).sum())
+                        for name in steps.arrays if name.startswith(_COMPONENT)},
             terminated=not truncated,
             truncated=truncated,
         )
@@ -240,74 +247,83 @@ def _time_limit(venv: VecEnv) -> int | None:
 
 
 _FLUSH_EVERY = 256  # pending steps are recorded at the latest after this many
+_COMPONENT = "component:"  # step buffer arrays of components: this prefix, then the name
 
 
 class _StepBuffer:
-    """Per-step batches (step, env, ...) in arrays that grow by doubling; steps before the
-    oldest running episode's start are dropped when the arrays are full."""
+    """Per-step batches in named arrays indexed (slot, env, ...) that grow by doubling; slots
+    before the oldest running episode's start are dropped when the arrays are full.
+
+    Slot 0 holds the initial states' rows; each later slot one step: its next-state rows,
+    actions, env rewards, reward and components. When an env's episode ends, its new first
+    state replaces its last rows in that step's slot, so every episode's rows, initial state
+    included, are consecutive slots.
+    """
 
     @staticmethod
     def capacity_for(time_limit: int | None) -> int:
-        """Room for a whole episode of the env's time limit (no growing on the way), within
-        512 to 4096 steps."""
+        """Room for a whole episode of the env's time limit and its first state (no growing
+        on the way), within 512 to 4096 slots."""
         if not time_limit:
             return 512
         return min(max(512, 1 << int(time_limit).bit_length()), 4096)
 
-    def __init__(self, capacity: int = 512):
+    def __init__(self, capacity: int, first_rows: np.ndarray):
         self.capacity = capacity
-        self.base = 0  # global step index of row 0
-        self.used = 0  # rows in use
-        self.arrays: list[np.ndarray] | None = None
+        self.base = 0  # global slot index of row 0
+        rows = np.empty((capacity, *np.shape(first_rows)))
+        rows[0] = first_rows
+        self.arrays: dict[str, np.ndarray] = {"rows": rows}
+        self.used = 1  # slots in use
 
     @property
     def end(self) -> int:
-        """Global index one past the last stored step."""
+        """Global index one past the last slot in use."""
         return self.base + self.used
 
-    def extend(self, rows: tuple[np.ndarray, ...], actions: tuple[np.ndarray, ...],
-               rewards: tuple[np.ndarray, ...], starts: np.ndarray) -> None:
-        """Several steps' batches, oldest first; ``starts``: where each env's running episode
-        began."""
-        k = len(rows)
-        if self.arrays is None:
-            self.capacity = max(self.capacity, 2 * k)
-            self.arrays = [np.empty((self.capacity, *np.shape(rows[0]))),
-                           np.empty((self.capacity, *np.shape(actions[0])),
-                                    dtype=np.asarray(actions[0]).dtype),
-                           np.empty((self.capacity, len(rows[0])))]
-        elif self.used + k > self.capacity:
+    def extend(self, batches: dict[str, Any], starts: np.ndarray) -> tuple[int, int]:
+        """Record several steps: ``batches`` maps each array's name to its per-step batches,
+        oldest first (an array named for the first time is zero before them); ``starts``: the
+        first slots of the envs' running episodes. Returns the local slots [a, b) written."""
+        k = len(batches["rows"])
+        if self.used + k > self.capacity:
             self._make_room(int(starts.min()), k)
         a, b = self.used, self.used + k
-        for array, batches in zip(self.arrays, (rows, actions, rewards), strict=True):
-            np.stack(batches, out=array[a:b], casting="same_kind")
+        for name, batch in batches.items():
+            array = self.arrays.get(name)
+            if array is None:
+                first = np.asarray(batch[0])
+                dtype = first.dtype if name == "actions" else np.float64
+                array = self.arrays[name] = np.zeros((self.capacity, *first.shape), dtype=dtype)
+            block = array[a:b]  # steps joined along the env axis: np.stack is 3x slower
+            np.concatenate(batch, out=block.reshape(-1, *block.shape[2:]), casting="same_kind")
         self.used = b
+        return a, b
 
     def _make_room(self, keep_from: int, k: int) -> None:
-        """Drop the steps before ``keep_from``; grow when the rest and ``k`` more steps would
+        """Drop the slots before ``keep_from``; grow when the rest and ``k`` more steps would
         fill more than half of the arrays."""
         drop = keep_from - self.base
         keep = self.used - drop
         if keep + k > self.capacity // 2:  # long episodes: grow
             while keep + k > self.capacity // 2:
                 self.capacity *= 2
-            grown = []
-            for array in self.arrays:
-                new = np.empty((self.capacity, *array.shape[1:]), dtype=array.dtype)
+            for name, array in self.arrays.items():
+                new = np.zeros((self.capacity, *array.shape[1:]), dtype=array.dtype)
                 new[:keep] = array[drop : self.used]
-                grown.append(new)
-            self.arrays = grown
+                self.arrays[name] = new
         else:
-            for array in self.arrays:
+            for array in self.arrays.values():
                 array[:keep] = array[drop : self.used].copy()
         self.base += drop
         self.used = keep
 
-    def episode(self, env: int, start: int, stop: int) -> tuple[np.ndarray, ...]:
-        """Views of env ``env``'s rows, actions and env rewards of global steps [start, stop),
-        valid until the next ``append``."""
-        a, b = start - self.base, stop - self.base
-        return tuple(array[a:b, env] for array in self.arrays)
+    def view(self, name: str, env: int, start: int, stop: int) -> np.ndarray:
+        """A read-only view of array ``name`` for env ``env`` over global slots [start, stop),
+        valid until the next ``extend``."""
+        view = self.arrays[name][start - self.base : stop - self.base, env]
+        view.flags.writeable = False
+        return view
 
 
 class InProcessSims:
