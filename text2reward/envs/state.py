@@ -112,8 +112,8 @@ class StateView:
     @classmethod
     def of_rows(cls, schema: RowSchema, rows: np.ndarray) -> StateView:
         """The view of ``rows`` themselves, no copy: they are made read-only (the static
-        critic refuses the ways to undo that). The reward wrapper builds a fresh array per
-        step, hands it to the program and records that same array."""
+        critic refuses the ways to undo that). The reward wrapper writes each step's rows
+        into a slot of its step buffer and hands the program a view of that slot."""
         return cls({}, rows, schema)
 
     def __getattr__(self, name: str) -> Any:

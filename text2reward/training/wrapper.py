@@ -9,12 +9,13 @@ simulator features, the raw simulator vector (the policy still sees the env's ow
 gathered here for in-process envs (``InProcessSims``), sent in ``info`` by a ``SimFeatures``
 wrapper for envs in other processes. Recorded raw episodes keep these rows under "obs".
 
-Each step's rows are a new array: the program gets it read-only, and the same array is
-recorded. Steps are recorded in bulk (at episode ends, before every policy update through
-``check_finite``, and every 256 steps): each kind of per-step array (rows, actions, env
-rewards, reward, each component) is stacked into the step buffer in one call, and the new
-rewards and components are checked for NaN and inf. An episode's rows, the initial state
-included, are consecutive slots of the buffer, so closing it reads views, not copies.
+Steps are recorded in a buffer of slots, one per vector step (``_StepBuffer``). A step's
+rows are written straight into its slot, and the program reads them there, through read-only
+views. The step's other arrays (actions, env rewards, reward, each component) are recorded in
+bulk, at episode ends, before every policy update through ``check_finite`` and every 256
+steps: one call per kind of array, after which the new rewards and components are checked for
+NaN and inf. An episode's rows, its initial state included, are consecutive slots, so closing
+it reads views, not copies.
 """
 
 from __future__ import annotations
@@ -81,8 +82,8 @@ class RewardVecEnv(VecEnvWrapper):
         """A new step buffer whose first slot holds the envs' initial states."""
         self._steps = _StepBuffer(self._capacity, first_rows)
         self._start = np.zeros(self.num_envs, dtype=np.int64)  # slot of each episode's start
-        # Steps not yet recorded: (next-state rows, actions, env rewards, reward, components),
-        # each a reference to arrays made for that step, recorded in bulk by _flush.
+        # The other arrays of steps whose rows are in the buffer: (actions, env rewards,
+        # reward, components), references to arrays made for that step, recorded by _flush.
         self._pending: list[tuple] = []
 
     def reset(self) -> np.ndarray:
@@ -111,46 +112,62 @@ class RewardVecEnv(VecEnvWrapper):
     def step_wait(self):
         obs, env_rewards, dones, infos = self.venv.step_wait()
         done = np.count_nonzero(dones) > 0  # 4x faster than dones.any() on small arrays
-        if done:
-            next_rows, current = self._rows_after_resets(obs, dones, infos)
-        elif self._sims is not None:
-            next_rows = current = self._sims.rows(obs, self.layout, rebind=False)
+        steps = self._steps
+        rows, moved = steps.new_slot(self._start, self._flush)  # this step's rows go there
+        if moved:  # the buffer's slots moved: the current states' rows with them
+            self._prev_rows, self._next_view = steps.arrays["rows"][steps.used - 2], None
+        if self._sims is not None:
+            self._sims.rows(obs, self.layout, rebind=done, out=rows)
         else:
-            next_rows = current = self.layout.rows(obs, self._from_infos(infos))
+            rows[...] = self.layout.rows(obs, self._from_infos(infos))
+        resets = self._terminal_rows(rows, dones, infos) if done else None
         schema = self._schema
         state = self._next_view or StateView.of_rows(schema, self._prev_rows)
-        next_state = StateView.of_rows(schema, next_rows)  # the rows become read-only
+        next_state = StateView.of_rows(schema, rows)  # this view of the slot becomes read-only
         # Without a reset, this step's next state is the next step's state: its view (and the
         # features already computed on it) is reused.
         self._next_view = None if done else next_state
-        self._prev_rows = current
+        self._prev_rows = rows
         try:
             reward, components = self.program(state, self._actions, next_state)
         except Exception as exc:  # the program is untrusted: any failure is its fault
             raise RewardFault(f"{type(exc).__name__}: {exc}") from exc
         validate_output(reward, components, self.num_envs, finite=False)
-        self._pending.append((next_rows, self._actions, env_rewards, reward, components))
+        self._pending.append((self._actions, env_rewards, reward, components))
         if done:
-            self._close_finished(dones, current, infos)
+            self._close_finished(dones, resets, infos)
         elif len(self._pending) >= _FLUSH_EVERY:
             self._flush()
         return obs, reward.astype(np.float32), dones, infos
 
+    def _terminal_rows(self, rows: np.ndarray, dones: np.ndarray, infos: list[dict]) -> np.ndarray:
+        """Put the terminal states of the envs that finished this step into their ``rows``
+        (which hold the states the envs are in now); return those current (reset) rows."""
+        finished = np.flatnonzero(dones)
+        resets = rows[finished]  # a copy
+        width = self.layout.obs.size
+        for k, i in enumerate(finished):
+            rows[i, :width] = self.layout.obs.flatten_one(infos[i]["terminal_observation"])
+            if self._sims is not None:
+                rows[i, width:] = self._sims.terminal[i]
+            elif self._probes:  # infos carried the terminal vectors, reset infos the new ones
+                resets[k, width:] = self.venv.reset_infos[i][INFO_KEY]
+        return resets
+
     def _flush(self) -> None:
-        """Record the pending steps into the step buffer, a few numpy calls for all of them,
-        and raise RewardFault if a reward or a component among them is NaN or inf."""
+        """Record the pending steps' other arrays into their slots, a few numpy calls for all
+        of them, and raise RewardFault if a reward or a component among them is NaN or inf."""
         if not self._pending:
             return
-        rows, actions, env_rewards, rewards, components = zip(*self._pending, strict=True)
+        actions, env_rewards, rewards, components = zip(*self._pending, strict=True)
         self._pending = []
-        batches = {"rows": rows, "actions": actions, "env_rewards": env_rewards,
-                   "reward": rewards}
+        batches = {"actions": actions, "env_rewards": env_rewards, "reward": rewards}
         zeros = np.zeros(self.num_envs)
         known = [name[len(_COMPONENT):] for name in self._steps.arrays
                  if name.startswith(_COMPONENT)]  # zero where a step lacks them
         for name in dict.fromkeys([*known, *(name for step in components for name in step)]):
             batches[_COMPONENT + name] = [step.get(name, zeros) for step in components]
-        a, b = self._steps.extend(batches, self._start)
+        a, b = self._steps.extend(batches)
         for name in batches:
             if name.startswith(_COMPONENT) or name == "reward":
                 block = self._steps.arrays[name][a:b]
@@ -171,29 +188,12 @@ class RewardVecEnv(VecEnvWrapper):
         ones for finished envs), or None without probes."""
         return np.stack([info[INFO_KEY] for info in infos]) if self._probes else None
 
-    def _rows_after_resets(self, obs, dones: np.ndarray,
-                           infos: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-        """Rows of the states this step reached (terminal ones for finished envs) and of the
-        states the envs are in now (reset ones for finished envs): new arrays."""
-        if self._sims is not None:
-            current = self._sims.rows(obs, self.layout, rebind=True)  # a new MjData?
-        else:
-            current = self.layout.rows(obs, self._from_infos(infos))
-        next_rows = current.copy()
-        width = self.layout.obs.size
-        for i in np.flatnonzero(dones):
-            next_rows[i, :width] = self.layout.obs.flatten_one(infos[i]["terminal_observation"])
-            if self._sims is not None:
-                next_rows[i, width:] = self._sims.terminal[i]
-            elif self._probes:
-                current[i, width:] = self.venv.reset_infos[i][INFO_KEY]
-        return next_rows, current
-
-    def _close_finished(self, dones: np.ndarray, current: np.ndarray, infos: list[dict]) -> None:
-        """Close the episodes of the envs that finished this step; ``current``: their reset
-        states, the first states of their next episodes, which take this step's slot."""
+    def _close_finished(self, dones: np.ndarray, resets: np.ndarray, infos: list[dict]) -> None:
+        """Close the episodes of the envs that finished this step; ``resets``: their current
+        rows, the first states of their next episodes, which take this step's slot."""
         self.check_finite()
-        last = self._steps.end - 1  # this step's slot
+        steps = self._steps
+        last = steps.end - 1  # this step's slot
         finished = np.flatnonzero(dones)
         keep = self.recent_raw.maxlen
         raw = finished if keep is None else finished[len(finished) - keep :]
@@ -201,8 +201,10 @@ class RewardVecEnv(VecEnvWrapper):
             truncated = bool(infos[i].get("TimeLimit.truncated", False))
             self.finished.append(self._close(i, int(self._start[i]), last, truncated, i in raw))
         # The closed episodes' last rows are no longer needed: the new ones start there.
-        self._steps.arrays["rows"][last - self._steps.base, finished] = current[finished]
+        current = steps.arrays["rows"][last - steps.base]
+        current[finished] = resets
         self._start[finished] = last
+        self._prev_rows = current
 
     def _close(self, i: int, first: int, last: int, truncated: bool, raw: bool) -> EpisodeStats:
         """Env ``i``'s episode: its first state in slot ``first``, its steps in the slots
@@ -274,22 +276,33 @@ class _StepBuffer:
         rows = np.empty((capacity, *np.shape(first_rows)))
         rows[0] = first_rows
         self.arrays: dict[str, np.ndarray] = {"rows": rows}
-        self.used = 1  # slots in use
+        self.used = 1  # slots in use (their rows are written)
+        self.recorded = 1  # slots whose other arrays are written too
 
     @property
     def end(self) -> int:
         """Global index one past the last slot in use."""
         return self.base + self.used
 
-    def extend(self, batches: dict[str, Any], starts: np.ndarray) -> tuple[int, int]:
-        """Record several steps: ``batches`` maps each array's name to its per-step batches,
-        oldest first (an array named for the first time is zero before them); ``starts``: the
-        first slots of the envs' running episodes. Returns the local slots [a, b) written."""
-        k = len(batches["rows"])
-        if self.used + k > self.capacity:
-            self._make_room(int(starts.min()), k)
-        a, b = self.used, self.used + k
+    def new_slot(self, starts: np.ndarray, flush: Callable[[], None]) -> tuple[np.ndarray, bool]:
+        """The rows of a new slot, to be written; when the arrays are full, ``flush`` records
+        the pending steps and room is made first (``starts``: the first slots of the envs'
+        running episodes). Also returns whether the slots in use moved."""
+        moved = self.used == self.capacity
+        if moved:
+            flush()
+            self._make_room(int(starts.min()), 1)
+        self.used += 1
+        return self.arrays["rows"][self.used - 1], moved
+
+    def extend(self, batches: dict[str, Any]) -> tuple[int, int]:
+        """Record the other arrays of the steps whose rows are written but not yet these:
+        ``batches`` maps each array's name to their per-step batches, oldest first (an array
+        named for the first time is zero before them). Returns the local slots [a, b)."""
+        a, b = self.recorded, self.used
         for name, batch in batches.items():
+            if len(batch) != b - a:
+                raise ValueError(f"{len(batch)} steps of {name!r} for {b - a} slots")
             array = self.arrays.get(name)
             if array is None:
                 first = np.asarray(batch[0])
@@ -297,12 +310,12 @@ class _StepBuffer:
                 array = self.arrays[name] = np.zeros((self.capacity, *first.shape), dtype=dtype)
             block = array[a:b]  # steps joined along the env axis: np.stack is 3x slower
             np.concatenate(batch, out=block.reshape(-1, *block.shape[2:]), casting="same_kind")
-        self.used = b
+        self.recorded = b
         return a, b
 
     def _make_room(self, keep_from: int, k: int) -> None:
-        """Drop the slots before ``keep_from``; grow when the rest and ``k`` more steps would
-        fill more than half of the arrays."""
+        """Drop the slots before ``keep_from`` (all slots recorded); grow when the rest and
+        ``k`` more steps would fill more than half of the arrays."""
         drop = keep_from - self.base
         keep = self.used - drop
         if keep + k > self.capacity // 2:  # long episodes: grow
@@ -316,7 +329,7 @@ class _StepBuffer:
             for array in self.arrays.values():
                 array[:keep] = array[drop : self.used].copy()
         self.base += drop
-        self.used = keep
+        self.used = self.recorded = keep
 
     def view(self, name: str, env: int, start: int, stop: int) -> np.ndarray:
         """A read-only view of array ``name`` for env ``env`` over global slots [start, stop),
@@ -383,17 +396,21 @@ class InProcessSims:
             self.terminal = np.empty((len(self.gatherers), self.layout.size))
         return self.layout
 
-    def rows(self, obs: Any, layout: StateLayout, rebind: bool) -> np.ndarray:
-        """Rows (a new array) of every env's current state, whose observations are ``obs``;
-        ``rebind`` after resets (an env may have made a new MjData)."""
+    def rows(self, obs: Any, layout: StateLayout, rebind: bool,
+             out: np.ndarray | None = None) -> np.ndarray:
+        """Rows of every env's current state, whose observations are ``obs``: written into
+        ``out``, or a new array; ``rebind`` after resets (an env may have made a new MjData)."""
         if rebind:
             self._bind(layout)
-        if self._index is not None:
-            return self._span[self._index]
+        if self._index is not None:  # "clip": unbuffered (the indices are all valid)
+            return np.take(self._span, self._index, out=out, mode="clip")
         sims = np.empty((len(self.gatherers), self.layout.size))
-        for gatherer, out in zip(self.gatherers, sims, strict=True):
-            gatherer.gather(out=out)
-        return layout.rows(obs, sims)
+        for gatherer, vector in zip(self.gatherers, sims, strict=True):
+            gatherer.gather(out=vector)
+        if out is None:
+            return layout.rows(obs, sims)
+        out[...] = layout.rows(obs, sims)
+        return out
 
     def _bind(self, layout: StateLayout) -> None:
         data = [g.env.data if g.views() is not None else None for g in self.gatherers]
