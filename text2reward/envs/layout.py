@@ -118,9 +118,20 @@ class StateLayout:
     def infer(cls, obs: Any) -> StateLayout:
         return cls(ObsLayout.infer(obs))
 
-    def rows(self, obs: Any, sim: np.ndarray | None = None) -> np.ndarray:
-        """Rows of a batch: observations (any form) and gathered simulator vectors; always a
-        new array (it may be handed to untrusted code)."""
+    def rows(self, obs: Any, sim: np.ndarray | None = None,
+             out: np.ndarray | None = None) -> np.ndarray:
+        """Rows of a batch: observations (any form) and gathered simulator vectors; written
+        into ``out``, else always a new array (it may be handed to untrusted code)."""
+        if out is not None:
+            width = self.obs.size
+            if self.obs.keys is None:
+                flat = np.asarray(obs)
+                out[:, :width] = flat if flat.ndim == 2 else flat.reshape(len(flat), -1)
+            else:
+                out[:, :width] = self.obs.flatten(obs)
+            if self.sim is not None:
+                out[:, width:] = sim
+            return out
         if self.sim is None:
             return self.obs.flatten(obs)
         if self.obs.keys is None:  # one concatenate, no intermediate copy

@@ -85,6 +85,7 @@ class RewardVecEnv(VecEnvWrapper):
         # The other arrays of steps whose rows are in the buffer: (actions, env rewards,
         # reward, components), references to arrays made for that step, recorded by _flush.
         self._pending: list[tuple] = []
+        self._names: list[str] = []  # the program's component names, in order of appearance
 
     def reset(self) -> np.ndarray:
         obs = self.venv.reset()
@@ -119,7 +120,7 @@ class RewardVecEnv(VecEnvWrapper):
         if self._sims is not None:
             self._sims.rows(obs, self.layout, rebind=done, out=rows)
         else:
-            rows[...] = self.layout.rows(obs, self._from_infos(infos))
+            self.layout.rows(obs, self._from_infos(infos), out=rows)
         resets = self._terminal_rows(rows, dones, infos) if done else None
         schema = self._schema
         state = self._next_view or StateView.of_rows(schema, self._prev_rows)
@@ -162,20 +163,20 @@ class RewardVecEnv(VecEnvWrapper):
         actions, env_rewards, rewards, components = zip(*self._pending, strict=True)
         self._pending = []
         batches = {"actions": actions, "env_rewards": env_rewards, "reward": rewards}
+        names = self._names  # every component seen, zero where a step lacks it
+        new = set().union(*components).difference(names)
+        if new:
+            names += [n for n in dict.fromkeys(n for step in components for n in step) if n in new]
         zeros = np.zeros(self.num_envs)
-        known = [name[len(_COMPONENT):] for name in self._steps.arrays
-                 if name.startswith(_COMPONENT)]  # zero where a step lacks them
-        for name in dict.fromkeys([*known, *(name for step in components for name in step)]):
+        for name in names:
             batches[_COMPONENT + name] = [step.get(name, zeros) for step in components]
         a, b = self._steps.extend(batches)
-        for name in batches:
-            if name.startswith(_COMPONENT) or name == "reward":
-                block = self._steps.arrays[name][a:b]
-                if not np.isfinite(block).all():
-                    what = "reward" if name == "reward" else \
-                        f"component {name[len(_COMPONENT):]!r}"
-                    raise RewardFault(f"{what} contains NaN or inf; guard divisions and logs "
-                                      "(np.clip, eps)")
+        for name in ("reward", *names):
+            key = name if name == "reward" else _COMPONENT + name
+            if not np.isfinite(self._steps.arrays[key][a:b]).all():
+                what = "reward" if key == "reward" else f"component {name!r}"
+                raise RewardFault(f"{what} contains NaN or inf; guard divisions and logs "
+                                  "(np.clip, eps)")
 
     def check_finite(self) -> None:
         """Record the pending steps; raise RewardFault if a reward or a component was NaN or
@@ -230,9 +231,8 @@ class RewardVecEnv(VecEnvWrapper):
             length=episode.length,
             env_return=episode.env_return,
             reward_return=float(steps.view("reward", i, first + 1, last + 1).sum()),
-            components={name[len(_COMPONENT):]: float(steps.view(name, i, first + 1,
-                                                                  last + 1).sum())
-                        for name in steps.arrays if name.startswith(_COMPONENT)},
+            components={name: float(steps.view(_COMPONENT + name, i, first + 1, last + 1).sum())
+                        for name in self._names},
             terminated=not truncated,
             truncated=truncated,
         )
