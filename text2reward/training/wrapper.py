@@ -82,7 +82,7 @@ class RewardVecEnv(VecEnvWrapper):
         """A new step buffer whose first slot holds the envs' initial states."""
         self._steps = _StepBuffer(self._capacity, first_rows)
         self._start = np.zeros(self.num_envs, dtype=np.int64)  # slot of each episode's start
-        # The other arrays of steps whose rows are in the buffer: (actions, env rewards,
+        # The other arrays of steps whose rows and actions are in the buffer: (env rewards,
         # reward, components), references to arrays made for that step, recorded by _flush.
         self._pending: list[tuple] = []
         self._names: list[str] = []  # the program's component names, in order of appearance
@@ -104,19 +104,19 @@ class RewardVecEnv(VecEnvWrapper):
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
-        # A private read-only copy: the program reads it and it is recorded later; the env
-        # gets the caller's array.
-        self._actions = np.array(actions)
-        self._actions.flags.writeable = False
+        # The step's slot: the actions are copied there (the program reads them read-only and
+        # they are recorded); the env gets the caller's array.
+        steps = self._steps
+        slot, moved = steps.new_slot(self._start, self._flush)
+        if moved:  # the buffer's slots moved: the current states' rows with them
+            self._prev_rows, self._next_view = steps.arrays["rows"][slot - 1], None
+        self._actions = steps.put_actions(slot, actions)
         self.venv.step_async(actions)
 
     def step_wait(self):
         obs, env_rewards, dones, infos = self.venv.step_wait()
         done = np.count_nonzero(dones) > 0  # 4x faster than dones.any() on small arrays
-        steps = self._steps
-        rows, moved = steps.new_slot(self._start, self._flush)  # this step's rows go there
-        if moved:  # the buffer's slots moved: the current states' rows with them
-            self._prev_rows, self._next_view = steps.arrays["rows"][steps.used - 2], None
+        rows = self._steps.arrays["rows"][self._steps.used - 1]  # this step's slot
         if self._sims is not None:
             self._sims.rows(obs, self.layout, rebind=done, out=rows)
         else:
@@ -134,7 +134,7 @@ class RewardVecEnv(VecEnvWrapper):
         except Exception as exc:  # the program is untrusted: any failure is its fault
             raise RewardFault(f"{type(exc).__name__}: {exc}") from exc
         validate_output(reward, components, self.num_envs, finite=False)
-        self._pending.append((self._actions, env_rewards, reward, components))
+        self._pending.append((env_rewards, reward, components))
         if done:
             self._close_finished(dones, resets, infos)
         elif len(self._pending) >= _FLUSH_EVERY:
@@ -160,9 +160,9 @@ class RewardVecEnv(VecEnvWrapper):
         of them, and raise RewardFault if a reward or a component among them is NaN or inf."""
         if not self._pending:
             return
-        actions, env_rewards, rewards, components = zip(*self._pending, strict=True)
+        env_rewards, rewards, components = zip(*self._pending, strict=True)
         self._pending = []
-        batches = {"actions": actions, "env_rewards": env_rewards, "reward": rewards}
+        batches = {"env_rewards": env_rewards, "reward": rewards}
         names = self._names  # every component seen, zero where a step lacks it
         new = set().union(*components).difference(names)
         if new:
@@ -284,19 +284,31 @@ class _StepBuffer:
         """Global index one past the last slot in use."""
         return self.base + self.used
 
-    def new_slot(self, starts: np.ndarray, flush: Callable[[], None]) -> tuple[np.ndarray, bool]:
-        """The rows of a new slot, to be written; when the arrays are full, ``flush`` records
-        the pending steps and room is made first (``starts``: the first slots of the envs'
-        running episodes). Also returns whether the slots in use moved."""
+    def new_slot(self, starts: np.ndarray, flush: Callable[[], None]) -> tuple[int, bool]:
+        """A new slot (local index), to be written; when the arrays are full, ``flush``
+        records the pending steps and room is made first (``starts``: the first slots of the
+        envs' running episodes). Also returns whether the slots in use moved."""
         moved = self.used == self.capacity
         if moved:
             flush()
             self._make_room(int(starts.min()), 1)
         self.used += 1
-        return self.arrays["rows"][self.used - 1], moved
+        return self.used - 1, moved
+
+    def put_actions(self, slot: int, actions: np.ndarray) -> np.ndarray:
+        """Copy a step's actions into ``slot``; a read-only view of them there."""
+        array = self.arrays.get("actions")
+        if array is None:
+            actions = np.asarray(actions)
+            array = self.arrays["actions"] = np.zeros((self.capacity, *actions.shape),
+                                                      dtype=actions.dtype)
+        array[slot] = actions
+        view = array[slot]
+        view.flags.writeable = False
+        return view
 
     def extend(self, batches: dict[str, Any]) -> tuple[int, int]:
-        """Record the other arrays of the steps whose rows are written but not yet these:
+        """Record the other arrays of the steps whose rows and actions are written:
         ``batches`` maps each array's name to their per-step batches, oldest first (an array
         named for the first time is zero before them). Returns the local slots [a, b)."""
         a, b = self.recorded, self.used
@@ -306,8 +318,7 @@ class _StepBuffer:
             array = self.arrays.get(name)
             if array is None:
                 first = np.asarray(batch[0])
-                dtype = first.dtype if name == "actions" else np.float64
-                array = self.arrays[name] = np.zeros((self.capacity, *first.shape), dtype=dtype)
+                array = self.arrays[name] = np.zeros((self.capacity, *first.shape))
             block = array[a:b]  # steps joined along the env axis: np.stack is 3x slower
             np.concatenate(batch, out=block.reshape(-1, *block.shape[2:]), casting="same_kind")
         self.recorded = b
