@@ -18,9 +18,12 @@ def ratio(proc) -> float:
 
 
 def test_bench_overhead_and_sandbox_print_their_ratio():
-    proc = t2r("bench", "overhead", "--env", "CartPole-v1", "--timesteps", "2048", "--repeats", "1")
+    proc = t2r("bench", "overhead", "--env", "CartPole-v1", "--timesteps", "4096", "--repeats", "2")
     ratio(proc)
-    assert "pair 0: env reward" in proc.stdout
+    assert "round 1: generated reward" in proc.stdout
+    steps = re.search(r"(\d+) steps each: generated reward", proc.stdout)
+    assert steps and int(steps.group(1)) >= 4096  # each training ran all its turns
+    assert "without Monitor (the reward's own cost): median of 2 rounds" in proc.stdout
     proc = t2r("bench", "sandbox", "--env", "CartPole-v1", "--timesteps", "2048", "--repeats", "1")
     ratio(proc)
 

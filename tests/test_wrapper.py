@@ -181,3 +181,18 @@ def test_rows_are_copied_only_for_episodes_the_success_function_keeps(keeps, mon
         env.step(np.ones(2, dtype=int))
     assert len(env.finished) > 5
     assert len(owned) == (len(env.finished) if keeps else 0)
+
+
+def test_finished_episodes_carry_the_info_sb3_logs_from():
+    """Trainings run without SB3's Monitor: the wrapper puts its episode info in their place."""
+    env = wrapped("import numpy as np\ndef compute_reward(s, a, n):\n"
+                  "    return np.full(len(a), 2.0), {}\n", n=2)
+    env.reset()
+    seen = []
+    for _ in range(100):
+        _, _, dones, infos = env.step(np.ones(2, dtype=int))
+        seen += [infos[i]["episode"] for i in np.flatnonzero(dones)]
+    assert len(seen) == len(env.finished) > 2
+    for info, stats in zip(seen, env.finished, strict=True):
+        assert info["l"] == stats.length and info["r"] == pytest.approx(stats.env_return)
+        assert info["r"] == stats.length  # CartPole's own reward, not the program's 2.0

@@ -32,25 +32,8 @@ def _program_for(spec: EnvSpec) -> tuple[str, str | None]:
 def _preset(spec: EnvSpec, task: str | None, timesteps: int) -> dict[str, Any]:
     preset = spec.training_preset(spec.tasks.get(task) if task else None)  # env_kwargs included
     preset["timesteps"] = timesteps
+    preset["stop_when_solved"] = False  # every training runs its whole budget
     return preset
-
-
-def _train_plain(spec: EnvSpec, preset: dict[str, Any], seed: int) -> float:
-    """Steps/s of the same training with the env's own reward (no wrapper): the same vector
-    env, hyperparameters, torch threads and logging (TensorBoard when installed) as train()."""
-    import torch
-
-    from text2reward.training.trainer import build_model, make_vec_env
-
-    torch.set_num_threads(1)
-    venv = make_vec_env(spec, preset["env_kwargs"], int(preset.get("n_envs", 8)), seed)
-    with tempfile.TemporaryDirectory() as out:
-        model = build_model(preset, venv, seed, "cpu", Path(out))
-        start = time.perf_counter()
-        model.learn(total_timesteps=int(preset["timesteps"]))
-        elapsed = time.perf_counter() - start
-    venv.close()
-    return model.num_timesteps / elapsed
 
 
 def _train_wrapped(spec: EnvSpec, preset: dict[str, Any], source: str, task: str | None,
@@ -82,34 +65,84 @@ def _one_cpu(log: Log):
         os.sched_setaffinity(0, before)
 
 
-def overhead(env_id: str, timesteps: int, repeats: int, log: Log) -> float:
-    """Training steps/s with a generated reward vs the env's own reward: ``repeats`` pairs of
-    trainings, run back to back in alternating order (ABBA) so that drifts in the machine's
-    speed cancel; the ratio is the median of the pairs' ratios."""
+def overhead(env_id: str, timesteps: int, rounds: int, log: Log) -> float:
+    """Training steps/s with a generated reward vs the env's own reward, same config.
+
+    Three trainings of ``timesteps`` steps each advance in turns, a chunk of whole rollouts
+    per turn, over ``rounds`` rounds in rotating order, so that drifts in the machine's speed
+    fall on all three alike: the generated reward as ``train()`` runs it, and the env's own
+    reward on SB3's make_vec_env envs (each with SB3's Monitor) and on the same envs without
+    Monitor (text2reward's trainings run without it: the reward wrapper records episodes
+    itself). Returns the median over rounds of the generated reward's steps/s over those of
+    SB3's setup (robust to a round the machine slowed down)."""
     spec = load_spec(env_id)
     source, task = _program_for(spec)
     preset = _preset(spec, task, timesteps)
-    ratios = []
-    with _one_cpu(log):
-        for i in range(repeats):
-            ratios.append(_pair(spec, preset, source, task, i, log))
-    ratio = statistics.median(ratios)
-    log(f"median of {repeats} pair ratios: {ratio:.3f} (range {min(ratios):.3f}-{max(ratios):.3f})")
-    return ratio
+    log(f"program: the {task!r} expert reward of {env_id}")
+    with _one_cpu(log), tempfile.TemporaryDirectory() as out:
+        runs = _overhead_runs(spec, preset, source, task, Path(out))
+        chunk = _chunk(preset, timesteps, rounds)
+        times: dict[str, list[float]] = {name: [] for name in runs}
+        ratios: dict[str, list[float]] = {"sb3": [], "bare": []}
+        names = list(runs)
+        for r in range(rounds):
+            order = names[r % 3 :] + names[: r % 3]
+            for name in order if r % 2 == 0 else order[::-1]:
+                model, callback = runs[name]
+                start = time.perf_counter()
+                model.learn(chunk, callback=callback, reset_num_timesteps=r == 0)
+                times[name].append(time.perf_counter() - start)
+            rate = {name: chunk / times[name][-1] for name in names}
+            for name in ratios:
+                ratios[name].append(rate["generated"] / rate[name])
+            log(f"round {r}: generated reward {rate['generated']:.0f} steps/s, env reward "
+                f"{rate['sb3']:.0f} ({rate['generated'] / rate['sb3']:.3f}), env reward "
+                f"without Monitor {rate['bare']:.0f} ({rate['generated'] / rate['bare']:.3f})")
+        steps = {name: runs[name][0].num_timesteps for name in names}
+        for name in names:
+            runs[name][0].get_env().close()
+    if len(set(steps.values())) != 1:
+        raise RuntimeError(f"the trainings ran different numbers of steps: {steps}")
+    total = {name: sum(t) for name, t in times.items()}
+    sps = {name: steps[name] / total[name] for name in names}
+    log(f"{steps['generated']} steps each: generated reward {sps['generated']:.0f} steps/s, env "
+        f"reward {sps['sb3']:.0f} steps/s (SB3's make_vec_env, with Monitor), env reward "
+        f"without Monitor {sps['bare']:.0f} steps/s")
+    median = {name: statistics.median(r) for name, r in ratios.items()}
+    log(f"generated reward vs env reward without Monitor (the reward's own cost): median of "
+        f"{rounds} rounds {median['bare']:.3f}, all steps {sps['generated'] / sps['bare']:.3f}")
+    log(f"generated reward vs env reward with Monitor: median of {rounds} rounds "
+        f"{median['sb3']:.3f} (range {min(ratios['sb3']):.3f}-{max(ratios['sb3']):.3f}), all "
+        f"steps {sps['generated'] / sps['sb3']:.3f}")
+    return median["sb3"]
 
 
-def _pair(spec: EnvSpec, preset: dict[str, Any], source: str, task: str | None, i: int,
-          log: Log) -> float:
-    """One pair: generated-reward steps/s over env-reward steps/s, in alternating order."""
-    if i % 2 == 0:
-        plain = _train_plain(spec, preset, seed=i)
-        wrapped = _train_wrapped(spec, preset, source, task, seed=i)
-    else:
-        wrapped = _train_wrapped(spec, preset, source, task, seed=i)
-        plain = _train_plain(spec, preset, seed=i)
-    log(f"pair {i}: env reward {plain:.0f} steps/s, generated reward {wrapped:.0f} steps/s "
-        f"({wrapped / plain:.3f})")
-    return wrapped / plain
+def _overhead_runs(spec: EnvSpec, preset: dict[str, Any], source: str, task: str | None,
+                   out: Path) -> dict[str, tuple[Any, Any]]:
+    """The three trainings of ``overhead``, set up: (model, callback) by name."""
+    from text2reward.training.trainer import build_model, make_vec_env, prepare
+
+    run = prepare(spec, RewardProgram.load(source), load_scorer(spec, task, None), preset,
+                  out / "generated", seed=0, device="cpu")
+    runs = {"generated": (run.model, run.callback)}
+    n_envs = int(preset.get("n_envs", 8))
+    for name, monitor in (("sb3", True), ("bare", False)):
+        venv = make_vec_env(spec, preset["env_kwargs"], n_envs, 0, monitor=monitor)
+        runs[name] = (build_model(preset, venv, 0, "cpu", out / name), None)
+    for name, (model, _) in runs.items():
+        if model.tensorboard_log:  # one writer for all the turns, not a new one per learn()
+            from stable_baselines3.common.logger import configure
+
+            model.set_logger(configure(str(out / name / "tb"), ["tensorboard"]))
+    return runs
+
+
+def _chunk(preset: dict[str, Any], timesteps: int, rounds: int) -> int:
+    """Steps per turn: whole rollouts (on-policy algorithms), ``timesteps`` over ``rounds``."""
+    hyper = preset.get("hyperparams", {})
+    rollout = int(hyper.get("n_steps", 2048)) * int(preset.get("n_envs", 8)) \
+        if preset.get("algo", "PPO").upper() in ("PPO", "A2C") else 1
+    return max(rollout, round(timesteps / rounds / rollout) * rollout)
 
 
 def sandbox(env_id: str, timesteps: int, repeats: int, log: Log) -> float:

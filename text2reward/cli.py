@@ -582,12 +582,14 @@ def _counts(**values: int | None) -> None:
 
 @bench.command("overhead")
 @click.option("--env", "env_id", default="CartPole-v1", show_default=True)
-@click.option("--timesteps", type=int, default=30000, show_default=True)
-@click.option("--repeats", type=int, default=8, show_default=True,
-              help="Pairs of trainings (generated reward, env reward).")
+@click.option("--timesteps", type=int, default=100000, show_default=True,
+              help="Steps of each training.")
+@click.option("--repeats", type=int, default=32, show_default=True,
+              help="Rounds: the trainings advance in turns, one chunk each per round.")
 @domain_errors
 def bench_overhead(env_id: str, timesteps: int, repeats: int) -> None:
-    """Training steps/s with a generated reward vs the env's own reward."""
+    """Training steps/s with a generated reward vs the env's own reward (same config; the
+    trainings advance in turns, so drifts in the machine's speed fall on both alike)."""
     from text2reward import bench as b
 
     _counts(timesteps=timesteps, repeats=repeats)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,6 +78,7 @@ class RewardVecEnv(VecEnvWrapper):
         self._schema = RowSchema(spec, self.layout)
         self._capacity = _StepBuffer.capacity_for(_time_limit(venv))
         self._steps: _StepBuffer | None = None  # made by reset()
+        self._born = time.time()  # episode infos carry the time since, as Monitor's do
 
     def _reset_buffers(self, first_rows: np.ndarray) -> None:
         """A new step buffer whose first slot holds the envs' initial states."""
@@ -199,8 +201,13 @@ class RewardVecEnv(VecEnvWrapper):
         keep = self.recent_raw.maxlen
         raw = finished if keep is None else finished[len(finished) - keep :]
         for i in finished:
-            truncated = bool(infos[i].get("TimeLimit.truncated", False))
-            self.finished.append(self._close(i, int(self._start[i]), last, truncated, i in raw))
+            info = infos[i]
+            stats = self._close(i, int(self._start[i]), last,
+                                bool(info.get("TimeLimit.truncated", False)), i in raw)
+            self.finished.append(stats)
+            if "episode" not in info:  # what SB3's Monitor would have put there, for its logs
+                info["episode"] = {"r": round(stats.env_return, 6), "l": stats.length,
+                                   "t": round(time.time() - self._born, 6)}
         # The closed episodes' last rows are no longer needed: the new ones start there.
         current = steps.arrays["rows"][last - steps.base]
         current[finished] = resets
