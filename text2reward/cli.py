@@ -224,6 +224,7 @@ def _execute(config, setup, designer, store, restored, interactive=False, render
     """Run the loop with the live view; Ctrl-C or SIGTERM stop cleanly and stay resumable.
     ``interactive``: a person reviews each round in the terminal (refine, run --interactive)."""
     import signal
+    import threading
 
     from text2reward.display import LiveView, summary_table
     from text2reward.loop import Loop
@@ -232,15 +233,20 @@ def _execute(config, setup, designer, store, restored, interactive=False, render
     out = store.root
     again = f"text2reward refine {out}" if interactive else f"text2reward resume {out}"
 
-    def terminate(signum, frame):
+    interrupted = threading.Event()  # the loop checks it too, should the exception be lost
+
+    def stop(signum, frame):
+        interrupted.set()
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, terminate)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     console.print(f"run folder: {out}")
     try:
         with LiveView(console) as view:
             reviewer = TerminalReviewer(console, view.paused, render) if interactive else None
-            summary = Loop(config, setup, designer, store, view, reviewer=reviewer).run(restored)
+            loop = Loop(config, setup, designer, store, view, reviewer=reviewer)
+            loop.interrupted = interrupted
+            summary = loop.run(restored)
     except SessionLeft as left:
         store.journal({"event": "review_left", "round": left.round})
         console.print(f"you left the review of round {left.round}; everything so far is kept: "
@@ -250,7 +256,8 @@ def _execute(config, setup, designer, store, restored, interactive=False, render
         console.print(f"interrupted; finished work is kept: {again}")
         sys.exit(130)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         store.close()
     console.print(summary_table(summary))
     best = summary["best"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,10 @@ class Loop:
         self._lock = threading.Lock()
         self.started = time.time()
         self.stopping = False  # set on interruption: unfinished candidates are not recorded
+        # Set by the command line's Ctrl-C and SIGTERM handler, and checked where this thread
+        # waits: the KeyboardInterrupt the handler raises can be lost (Python drops exceptions
+        # raised inside a destructor that happens to run when the signal arrives).
+        self.interrupted = threading.Event()
         self.halving = SuccessiveHalving(threshold=setup.threshold) if config.early_stop else None
         self.stopped: str | None = None  # why the search ended before its last round
         self.screening = (Screening(setup.spec, setup.task, setup.threshold, store.root)
@@ -92,6 +96,8 @@ class Loop:
         self._adopt(restored)
         feedback: Feedback | None = self._feedback()
         for r in range(self.config.rounds):
+            if self.interrupted.is_set():
+                raise KeyboardInterrupt
             if self._budget_reached():
                 break  # stop cleanly: every finished round is kept, the best so far wins
             ctx = DesignContext(self.setup.spec, self.config.task, self.setup.task, r, feedback,
@@ -231,6 +237,11 @@ class Loop:
         futures = {i: pool.submit(self._pipeline, ctx, i, c)
                    for i, c in enumerate(candidates) if i not in done}
         try:
+            pending = set(futures.values())
+            while pending:
+                if self.interrupted.is_set():
+                    raise KeyboardInterrupt
+                pending = wait(pending, timeout=0.5).not_done
             fresh = {i: f.result() for i, f in futures.items()}
         except BaseException:  # Ctrl-C or SIGTERM: stop workers, record nothing half-done
             self.stopping = True
