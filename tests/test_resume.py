@@ -92,3 +92,34 @@ def test_a_second_process_on_the_same_run_is_refused(tmp_path):
 def test_resume_of_a_folder_that_is_not_a_run_is_bad_input(tmp_path):
     proc = t2r("resume", str(tmp_path))
     assert proc.returncode == 2 and "not a text2reward run folder" in proc.stderr
+
+
+def test_an_interrupt_whose_exception_was_lost_still_stops_the_run(tmp_path):
+    """The Ctrl-C handler also sets loop.interrupted: should Python drop its KeyboardInterrupt
+    (raised inside a destructor), the loop still stops while it waits for trainings."""
+    import threading
+
+    import pytest
+
+    from text2reward.config import RunConfig
+    from text2reward.loop import Loop
+    from text2reward.prepare import prepare
+
+    config = RunConfig(env="CartPole-v1", task="balance", model="offline", samples=2, rounds=2,
+                       stop_on_success=False, prescreen=False, timesteps=200_000,
+                       out=str(tmp_path / "run"))
+    setup, designer = prepare(config)
+    store = RunStore.create(Path(config.out), config.to_dict())
+    loop = Loop(config, setup, designer, store)
+    started = time.time()
+    timer = threading.Timer(5.0, loop.interrupted.set)  # a flag, no exception anywhere
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            loop.run()
+    finally:
+        timer.cancel()
+        store.close()
+    assert time.time() - started < 60  # well before two 200k-step trainings could finish
+    assert live_workers(Path(config.out)) == 0
+    assert not list(Path(config.out).glob("rounds/r00/c*/result.json"))  # nothing half-done
