@@ -17,9 +17,17 @@ ARGS = ["--env", "CartPole-v1", "--task", "balance", "--model", "offline", "--sa
 
 
 def start_run(out: Path) -> subprocess.Popen:
+    """The run in its own session; its output goes to ``run.log`` beside its folder."""
     exe = Path(sys.executable).with_name("text2reward")
-    return subprocess.Popen([str(exe), "run", *ARGS, "--out", str(out)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    log = open(out.parent / "run.log", "w")  # noqa: SIM115 (the child writes it)
+    return subprocess.Popen([str(exe), "run", *ARGS, "--out", str(out)], stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def run_log(out: Path) -> str:
+    """The end of the run's output, for assertion messages."""
+    return (out.parent / "run.log").read_text()[-3000:]
 
 
 def wait_for_candidates(out: Path, count: int, proc: subprocess.Popen,
@@ -65,7 +73,7 @@ def test_ctrl_c_stops_cleanly_and_the_run_is_resumable(tmp_path):
     proc = start_run(out)
     wait_for_candidates(out, 1, proc)
     os.kill(proc.pid, signal.SIGINT)
-    assert proc.wait(timeout=60) == 130
+    assert proc.wait(timeout=60) == 130, run_log(out)
     assert live_workers(out) == 0
     summary_path = out / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
