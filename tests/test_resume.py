@@ -21,8 +21,11 @@ def start_run(out: Path) -> subprocess.Popen:
     exe = Path(sys.executable).with_name("text2reward")
     out.parent.mkdir(parents=True, exist_ok=True)
     log = open(out.parent / "run.log", "w")  # noqa: SIM115 (the child writes it)
+    # Ctrl-C must reach it as from a terminal, also when this test runs as a background job
+    # of a shell without job control (which starts it with SIGINT ignored, inherited).
     return subprocess.Popen([str(exe), "run", *ARGS, "--out", str(out)], stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def run_log(out: Path) -> str:

@@ -239,7 +239,8 @@ def _execute(config, setup, designer, store, restored, interactive=False, render
         interrupted.set()
         raise KeyboardInterrupt
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(sig) is not signal.SIG_IGN}  # nohup and `&` ignore them
     console.print(f"run folder: {out}")
     try:
         with LiveView(console) as view:
