@@ -120,7 +120,7 @@ def make_vec_env(spec: EnvSpec, kwargs: dict[str, Any], n_envs: int, seed: int,
 
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-    key = (spec.env_id, repr(sorted(kwargs.items())), int(n_envs), int(seed), monitor)
+    key = _vec_env_key(spec, kwargs, n_envs, seed, monitor)
     if key in _prebuilt:
         return _prebuilt.pop(key)
     kind = choose_vec_env(spec, kwargs, n_envs) if vec_env == "auto" else vec_env
@@ -139,6 +139,12 @@ def make_vec_env(spec: EnvSpec, kwargs: dict[str, Any], n_envs: int, seed: int,
     return venv
 
 
+def _vec_env_key(spec: EnvSpec, kwargs: dict[str, Any], n_envs: int, seed: int,
+                 monitor: bool) -> tuple:
+    """What a prebuilt vector env is found by: make_vec_env's arguments."""
+    return spec.env_id, repr(sorted(kwargs.items())), int(n_envs), int(seed), monitor
+
+
 def prebuild_vec_env(spec: EnvSpec, kwargs: dict[str, Any], n_envs: int, seed: int,
                      lock: dict[str, Any]) -> str:
     """Choose and, for a SubprocVecEnv, make the training's vector env now: a locked-down worker
@@ -146,8 +152,8 @@ def prebuild_vec_env(spec: EnvSpec, kwargs: dict[str, Any], n_envs: int, seed: i
     before obeying any command. The next make_vec_env with the same arguments returns it."""
     kind = choose_vec_env(spec, kwargs, n_envs)
     if kind == "subproc":
-        key = (spec.env_id, repr(sorted(kwargs.items())), int(n_envs), int(seed), False)
-        _prebuilt[key] = make_vec_env(spec, kwargs, n_envs, seed, "subproc", lock)
+        _prebuilt[_vec_env_key(spec, kwargs, n_envs, seed, False)] = make_vec_env(
+            spec, kwargs, n_envs, seed, "subproc", lock)
     return kind
 
 

@@ -208,11 +208,10 @@ class RewardVecEnv(VecEnvWrapper):
             if "episode" not in info:  # what SB3's Monitor would have put there, for its logs
                 info["episode"] = {"r": round(stats.env_return, 6), "l": stats.length,
                                    "t": round(time.time() - self._born, 6)}
-        # The closed episodes' last rows are no longer needed: the new ones start there.
-        current = steps.arrays["rows"][last - steps.base]
-        current[finished] = resets
+        # The closed episodes' last rows are no longer needed: the new ones start there. The
+        # slot is the one step_wait made the next state's rows (self._prev_rows).
+        steps.arrays["rows"][last - steps.base, finished] = resets
         self._start[finished] = last
-        self._prev_rows = current
 
     def _close(self, i: int, first: int, last: int, truncated: bool, raw: bool) -> EpisodeStats:
         """Env ``i``'s episode: its first state in slot ``first``, its steps in the slots
@@ -298,7 +297,7 @@ class _StepBuffer:
         moved = self.used == self.capacity
         if moved:
             flush()
-            self._make_room(int(starts.min()), 1)
+            self._make_room(int(starts.min()))
         self.used += 1
         return self.used - 1, moved
 
@@ -331,13 +330,13 @@ class _StepBuffer:
         self.recorded = b
         return a, b
 
-    def _make_room(self, keep_from: int, k: int) -> None:
+    def _make_room(self, keep_from: int) -> None:
         """Drop the slots before ``keep_from`` (all slots recorded); grow when the rest and
-        ``k`` more steps would fill more than half of the arrays."""
+        one more slot would fill more than half of the arrays."""
         drop = keep_from - self.base
         keep = self.used - drop
-        if keep + k > self.capacity // 2:  # long episodes: grow
-            while keep + k > self.capacity // 2:
+        if keep + 1 > self.capacity // 2:  # long episodes: grow
+            while keep + 1 > self.capacity // 2:
                 self.capacity *= 2
             for name, array in self.arrays.items():
                 new = np.zeros((self.capacity, *array.shape[1:]), dtype=array.dtype)
@@ -425,10 +424,7 @@ class InProcessSims:
         sims = np.empty((len(self.gatherers), self.layout.size))
         for gatherer, vector in zip(self.gatherers, sims, strict=True):
             gatherer.gather(out=vector)
-        if out is None:
-            return layout.rows(obs, sims)
-        out[...] = layout.rows(obs, sims)
-        return out
+        return layout.rows(obs, sims, out=out)
 
     def _bind(self, layout: StateLayout) -> None:
         data = [g.env.data if g.views() is not None else None for g in self.gatherers]
