@@ -23,7 +23,7 @@ def test_bench_overhead_and_sandbox_print_their_ratio():
     assert "round 1: generated reward" in proc.stdout
     steps = re.search(r"(\d+) steps each: generated reward", proc.stdout)
     assert steps and int(steps.group(1)) >= 4096  # each training ran all its turns
-    assert "without Monitor (the reward's own cost): median of 2 rounds" in proc.stdout
+    assert "on the same envs (the reward path's own cost): median of 2 rounds" in proc.stdout
     proc = t2r("bench", "sandbox", "--env", "CartPole-v1", "--timesteps", "2048", "--repeats", "1")
     ratio(proc)
 

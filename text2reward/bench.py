@@ -70,11 +70,15 @@ def overhead(env_id: str, timesteps: int, rounds: int, log: Log) -> float:
 
     Three trainings of ``timesteps`` steps each advance in turns, a chunk of whole rollouts
     per turn, over ``rounds`` rounds in rotating order, so that drifts in the machine's speed
-    fall on all three alike: the generated reward as ``train()`` runs it, and the env's own
-    reward on SB3's make_vec_env envs (each with SB3's Monitor) and on the same envs without
-    Monitor (text2reward's trainings run without it: the reward wrapper records episodes
-    itself). Returns the median over rounds of the generated reward's steps/s over those of
-    SB3's setup (robust to a round the machine slowed down)."""
+    fall on all three alike:
+    - "generated": the generated reward as ``train()`` runs it;
+    - "sb3": the env's own reward on envs from SB3's own ``make_vec_env`` (Monitor on every
+      env, SB3's DummyVecEnv): the standard SB3 training;
+    - "bare": the env's own reward on text2reward's vector env (no Monitor: the reward wrapper
+      records episodes itself; infos copied shallowly, see training/vec_env.py), so the
+      generated reward's ratio to it is the reward path's own cost.
+    Returns the median over rounds of the generated reward's steps/s over SB3's (robust to a
+    round the machine slowed down)."""
     spec = load_spec(env_id)
     source, task = _program_for(spec)
     preset = _preset(spec, task, timesteps)
@@ -95,9 +99,10 @@ def overhead(env_id: str, timesteps: int, rounds: int, log: Log) -> float:
             rate = {name: chunk / times[name][-1] for name in names}
             for name in ratios:
                 ratios[name].append(rate["generated"] / rate[name])
-            log(f"round {r}: generated reward {rate['generated']:.0f} steps/s, env reward "
-                f"{rate['sb3']:.0f} ({rate['generated'] / rate['sb3']:.3f}), env reward "
-                f"without Monitor {rate['bare']:.0f} ({rate['generated'] / rate['bare']:.3f})")
+            log(f"round {r}: generated reward {rate['generated']:.0f} steps/s, SB3 with env "
+                f"reward {rate['sb3']:.0f} ({rate['generated'] / rate['sb3']:.3f}), "
+                f"text2reward's envs with env reward {rate['bare']:.0f} "
+                f"({rate['generated'] / rate['bare']:.3f})")
         steps = {name: runs[name][0].num_timesteps for name in names}
         for name in names:
             runs[name][0].get_env().close()
@@ -106,12 +111,13 @@ def overhead(env_id: str, timesteps: int, rounds: int, log: Log) -> float:
     total = {name: sum(t) for name, t in times.items()}
     sps = {name: steps[name] / total[name] for name in names}
     log(f"{steps['generated']} steps each: generated reward {sps['generated']:.0f} steps/s, env "
-        f"reward {sps['sb3']:.0f} steps/s (SB3's make_vec_env, with Monitor), env reward "
-        f"without Monitor {sps['bare']:.0f} steps/s")
+        f"reward {sps['sb3']:.0f} steps/s (SB3's make_vec_env: Monitor, SB3's DummyVecEnv), "
+        f"env reward on text2reward's envs {sps['bare']:.0f} steps/s")
     median = {name: statistics.median(r) for name, r in ratios.items()}
-    log(f"generated reward vs env reward without Monitor (the reward's own cost): median of "
-        f"{rounds} rounds {median['bare']:.3f}, all steps {sps['generated'] / sps['bare']:.3f}")
-    log(f"generated reward vs env reward with Monitor: median of {rounds} rounds "
+    log(f"generated reward vs env reward on the same envs (the reward path's own cost): median "
+        f"of {rounds} rounds {median['bare']:.3f}, all steps "
+        f"{sps['generated'] / sps['bare']:.3f}")
+    log(f"generated reward vs env reward in SB3's standard setup: median of {rounds} rounds "
         f"{median['sb3']:.3f} (range {min(ratios['sb3']):.3f}-{max(ratios['sb3']):.3f}), all "
         f"steps {sps['generated'] / sps['sb3']:.3f}")
     return median["sb3"]
@@ -120,14 +126,21 @@ def overhead(env_id: str, timesteps: int, rounds: int, log: Log) -> float:
 def _overhead_runs(spec: EnvSpec, preset: dict[str, Any], source: str, task: str | None,
                    out: Path) -> dict[str, tuple[Any, Any]]:
     """The three trainings of ``overhead``, set up: (model, callback) by name."""
+    from stable_baselines3.common.env_util import make_vec_env as sb3_make_vec_env
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
     from text2reward.training.trainer import build_model, make_vec_env, prepare
 
     run = prepare(spec, RewardProgram.load(source), load_scorer(spec, task, None), preset,
                   out / "generated", seed=0, device="cpu")
     runs = {"generated": (run.model, run.callback)}
     n_envs = int(preset.get("n_envs", 8))
-    for name, monitor in (("sb3", True), ("bare", False)):
-        venv = make_vec_env(spec, preset["env_kwargs"], n_envs, 0, monitor=monitor)
+    subproc = isinstance(run.venv.venv, SubprocVecEnv)  # the same kind of vector env
+    venvs = {"sb3": sb3_make_vec_env(spec.env_id, n_envs, seed=0,
+                                     env_kwargs=preset["env_kwargs"],
+                                     vec_env_cls=SubprocVecEnv if subproc else None),
+             "bare": make_vec_env(spec, preset["env_kwargs"], n_envs, 0)}
+    for name, venv in venvs.items():
         runs[name] = (build_model(preset, venv, 0, "cpu", out / name), None)
     for name, (model, _) in runs.items():
         if model.tensorboard_log:  # one writer for all the turns, not a new one per learn()

@@ -111,14 +111,17 @@ def make_vec_env(spec: EnvSpec, kwargs: dict[str, Any], n_envs: int, seed: int,
     Made and seeded as SB3's make_vec_env makes them, but without its Monitor wrapper unless
     ``monitor``: RewardVecEnv records every episode itself (and puts the ``info["episode"]``
     SB3 logs from), so a Monitor per env would only repeat that work on every env step
-    (measured: 25 us per vector step of 16 HalfCheetah envs, 1.8% of a training).
+    (measured: 25 us per vector step of 16 HalfCheetah envs, 1.8% of a training). In-process
+    envs step in text2reward's DummyVecEnv, which copies infos shallowly (see vec_env.py).
 
     A vector env prebuilt with the same arguments (see prebuild_vec_env) is returned first.
     ``lock``: lock_down() arguments applied in each env process of a SubprocVecEnv.
     """
     from functools import partial
 
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    from text2reward.training.vec_env import DummyVecEnv
 
     key = _vec_env_key(spec, kwargs, n_envs, seed, monitor)
     if key in _prebuilt:
