@@ -420,7 +420,7 @@ class InProcessSims:
         if rebind:
             self._bind(layout)
         if self._index is not None:  # "clip": unbuffered (the indices are all valid)
-            return np.take(self._span, self._index, out=out, mode="clip")
+            return self._span.take(self._index, out=out, mode="clip")
         sims = np.empty((len(self.gatherers), self.layout.size))
         for gatherer, vector in zip(self.gatherers, sims, strict=True):
             gatherer.gather(out=vector)
