@@ -196,3 +196,27 @@ def test_finished_episodes_carry_the_info_sb3_logs_from():
     for info, stats in zip(seen, env.finished, strict=True):
         assert info["l"] == stats.length and info["r"] == pytest.approx(stats.env_return)
         assert info["r"] == stats.length  # CartPole's own reward, not the program's 2.0
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "HalfCheetah-v5"])
+def test_the_program_cannot_write_what_it_is_given(env_id):
+    """States (features, raw rows), next states and actions are read-only on every step,
+    also across episode ends and after the step buffer makes room: they are what episodes
+    are scored on."""
+    spec = load_spec(env_id)
+    seen = []
+
+    def spy(state, action, next_state):
+        seen.append((state._rows, next_state._rows, action))
+        for array in (state.obs, next_state.obs, action, state._rows, next_state._rows):
+            with pytest.raises(ValueError, match="read-only"):
+                array[...] = 0
+        return np.zeros(len(action)), {}
+
+    env = RewardVecEnv(make_vec_env(spec, {}, 2, 0, "dummy"), spec, spy, lambda ep: 0.0)
+    env._capacity = 8  # the buffer makes room every few steps
+    env.reset()
+    for _ in range(40):
+        env.step(np.stack([env.action_space.sample() for _ in range(2)]))
+    assert env.finished or env_id == "HalfCheetah-v5"
+    assert len(seen) == 40 and not any(a.flags.writeable for step in seen for a in step)

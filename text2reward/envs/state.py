@@ -113,11 +113,11 @@ class StateView:
 
     @classmethod
     def of_rows(cls, schema: RowSchema, rows: np.ndarray) -> StateView:
-        """The view of ``rows`` themselves, no copy: they are made read-only (the static
+        """The view of ``rows`` themselves, no copy; ``rows`` must be read-only (the static
         critic refuses the ways to undo that). The reward wrapper writes each step's rows
-        into a slot of its step buffer and hands the program a view of that slot."""
+        into a slot of its step buffer and hands the program a view of that slot, taken from
+        a read-only view of the buffer."""
         view = cls.__new__(cls)
-        rows.flags.writeable = False
         values = view.__dict__
         values["_rows"] = rows
         values["_schema"] = schema

@@ -103,6 +103,7 @@ class RewardVecEnv(VecEnvWrapper):
             self._prev_rows = self.layout.rows(obs, self._from_infos(self.venv.reset_infos))
         self._next_view = None
         self._reset_buffers(self._prev_rows)
+        self._prev_rows = self._steps.readonly["rows"][0]
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -111,22 +112,24 @@ class RewardVecEnv(VecEnvWrapper):
         steps = self._steps
         slot, moved = steps.new_slot(self._start, self._flush)
         if moved:  # the buffer's slots moved: the current states' rows with them
-            self._prev_rows, self._next_view = steps.arrays["rows"][slot - 1], None
+            self._prev_rows, self._next_view = steps.readonly["rows"][slot - 1], None
         self._actions = steps.put_actions(slot, actions)
         self.venv.step_async(actions)
 
     def step_wait(self):
         obs, env_rewards, dones, infos = self.venv.step_wait()
         done = np.count_nonzero(dones) > 0  # 4x faster than dones.any() on small arrays
-        rows = self._steps.arrays["rows"][self._steps.used - 1]  # this step's slot
+        slot = self._steps.used - 1
+        rows = self._steps.arrays["rows"][slot]  # this step's slot, written here
         if self._sims is not None:
             self._sims.rows(obs, self.layout, rebind=done, out=rows)
         else:
             self.layout.rows(obs, self._from_infos(infos), out=rows)
         resets = self._terminal_rows(rows, dones, infos) if done else None
         schema = self._schema
+        rows = self._steps.readonly["rows"][slot]  # what the program reads
         state = self._next_view or StateView.of_rows(schema, self._prev_rows)
-        next_state = StateView.of_rows(schema, rows)  # this view of the slot becomes read-only
+        next_state = StateView.of_rows(schema, rows)
         # Without a reset, this step's next state is the next step's state: its view (and the
         # features already computed on it) is reused.
         self._next_view = None if done else next_state
@@ -279,9 +282,9 @@ class _StepBuffer:
     def __init__(self, capacity: int, first_rows: np.ndarray):
         self.capacity = capacity
         self.base = 0  # global slot index of row 0
-        rows = np.empty((capacity, *np.shape(first_rows)))
-        rows[0] = first_rows
-        self.arrays: dict[str, np.ndarray] = {"rows": rows}
+        self.arrays: dict[str, np.ndarray] = {}
+        self.readonly: dict[str, np.ndarray] = {}  # read-only views of the same arrays
+        self._add("rows", np.empty((capacity, *np.shape(first_rows))))[0] = first_rows
         self.used = 1  # slots in use (their rows are written)
         self.recorded = 1  # slots whose other arrays are written too
 
@@ -301,17 +304,23 @@ class _StepBuffer:
         self.used += 1
         return self.used - 1, moved
 
+    def _add(self, name: str, array: np.ndarray) -> np.ndarray:
+        """Make ``array`` the buffer's array ``name``, beside a read-only view of it (slots
+        taken from that view are read-only without setting flags on each); return it."""
+        self.arrays[name] = array
+        self.readonly[name] = array.view()
+        self.readonly[name].flags.writeable = False
+        return array
+
     def put_actions(self, slot: int, actions: np.ndarray) -> np.ndarray:
         """Copy a step's actions into ``slot``; a read-only view of them there."""
         array = self.arrays.get("actions")
         if array is None:
             actions = np.asarray(actions)
-            array = self.arrays["actions"] = np.zeros((self.capacity, *actions.shape),
-                                                      dtype=actions.dtype)
+            array = self._add("actions", np.zeros((self.capacity, *actions.shape),
+                                                  dtype=actions.dtype))
         array[slot] = actions
-        view = array[slot]
-        view.flags.writeable = False
-        return view
+        return self.readonly["actions"][slot]
 
     def extend(self, batches: dict[str, Any]) -> tuple[int, int]:
         """Record the other arrays of the steps whose rows and actions are written:
@@ -324,7 +333,7 @@ class _StepBuffer:
             array = self.arrays.get(name)
             if array is None:
                 first = np.asarray(batch[0])
-                array = self.arrays[name] = np.zeros((self.capacity, *first.shape))
+                array = self._add(name, np.zeros((self.capacity, *first.shape)))
             block = array[a:b]  # steps joined along the env axis: np.stack is 3x slower
             np.concatenate(batch, out=block.reshape(-1, *block.shape[2:]), casting="same_kind")
         self.recorded = b
@@ -341,7 +350,7 @@ class _StepBuffer:
             for name, array in self.arrays.items():
                 new = np.zeros((self.capacity, *array.shape[1:]), dtype=array.dtype)
                 new[:keep] = array[drop : self.used]
-                self.arrays[name] = new
+                self._add(name, new)
         else:
             for array in self.arrays.values():
                 array[:keep] = array[drop : self.used].copy()
@@ -351,9 +360,7 @@ class _StepBuffer:
     def view(self, name: str, env: int, start: int, stop: int) -> np.ndarray:
         """A read-only view of array ``name`` for env ``env`` over global slots [start, stop),
         valid until the next ``extend``."""
-        view = self.arrays[name][start - self.base : stop - self.base, env]
-        view.flags.writeable = False
-        return view
+        return self.readonly[name][start - self.base : stop - self.base, env]
 
 
 class InProcessSims:
