@@ -66,6 +66,14 @@ class ObsLayout:
         parts = [np.asarray(obs[k], dtype=np.float64) for k in self.keys]
         return np.concatenate([p.reshape(len(p), -1) for p in parts], axis=1)
 
+    def as_rows(self, obs: Any) -> np.ndarray:
+        """A batch of observations as rows (n, size): a view of flat ones where they allow
+        it, new float64 rows of dict ones."""
+        if self.keys is not None:
+            return self.flatten(obs)
+        arr = np.asarray(obs)
+        return arr if arr.ndim == 2 else arr.reshape(len(arr), -1)
+
     def flatten_one(self, obs: Any) -> np.ndarray:
         """One env's observation as a float64 row."""
         if self.keys is None:
@@ -122,24 +130,16 @@ class StateLayout:
              out: np.ndarray | None = None) -> np.ndarray:
         """Rows of a batch: observations (any form) and gathered simulator vectors; written
         into ``out``, else always a new array (it may be handed to untrusted code)."""
-        if out is not None:
-            width = self.obs.size
-            if self.obs.keys is None:
-                flat = np.asarray(obs)
-                out[:, :width] = flat if flat.ndim == 2 else flat.reshape(len(flat), -1)
-            else:
-                out[:, :width] = self.obs.flatten(obs)
-            if self.sim is not None:
-                out[:, width:] = sim
-            return out
-        if self.sim is None:
+        if out is None and self.sim is None:
             return self.obs.flatten(obs)
-        if self.obs.keys is None:  # one concatenate, no intermediate copy
-            obs = np.asarray(obs)
-            flat = obs if obs.ndim == 2 else obs.reshape(len(obs), -1)
-        else:
-            flat = self.obs.flatten(obs)
-        return np.concatenate((flat, sim), axis=1, dtype=np.float64)
+        flat = self.obs.as_rows(obs)  # flat observations: no intermediate copy
+        if out is None:
+            return np.concatenate((flat, sim), axis=1, dtype=np.float64)
+        width = self.obs.size
+        out[:, :width] = flat
+        if self.sim is not None:
+            out[:, width:] = sim
+        return out
 
     def observation(self, rows: np.ndarray) -> Any:
         """``state.obs``: the observation part of rows, in the observation's own shape."""

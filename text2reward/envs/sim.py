@@ -175,11 +175,13 @@ class Gatherer:
         if data is not self._data:
             views, shared = [], True
             for s in self._data_sources:
-                array = np.asarray(getattr(data, s), dtype=np.float64)
-                parts = [array[i] for i in self.rows[s]] if s in self.rows else [array]
-                views += [part.reshape(-1) for part in parts]
-                shared = shared and all(np.shares_memory(v, getattr(data, s))
-                                        for v in views[len(views) - len(parts):])
+                source = getattr(data, s)
+                array = np.asarray(source, dtype=np.float64)
+                rows = self.rows.get(s)
+                parts = [part.reshape(-1)
+                         for part in ([array] if rows is None else [array[i] for i in rows])]
+                shared = shared and all(np.shares_memory(part, source) for part in parts)
+                views += parts
             self._data, self._views = data, views if shared else None
         return self._views is not None
 
@@ -232,8 +234,6 @@ def _rows_read(probe: Probe, resolved: dict[str, Any], source: str) -> tuple[int
     """The rows of per-body (per-site) source ``source`` that ``probe`` reads."""
     if source not in _NEEDS.get(probe.quantity, ()):
         return ()
-    if probe.quantity == "site":
-        return (resolved["index"],)
     if probe.quantity == "vel" and source == "subtree_com":
         return (resolved["root"],)
     return (resolved["index"],)

@@ -95,15 +95,15 @@ class RewardVecEnv(VecEnvWrapper):
         if self._sims is not None:
             self.layout = StateLayout(self.layout.obs, self._sims.start())
             self._schema = RowSchema(self.spec, self.layout)
-            self._prev_rows = self._sims.rows(obs, self.layout, rebind=True)
+            first = self._sims.rows(obs, self.layout, rebind=True)
         else:
             if self._probes:
                 self.layout = StateLayout(self.layout.obs,
                                           self.venv.get_attr("t2r_layout", [0])[0])
                 self._schema = RowSchema(self.spec, self.layout)
-            self._prev_rows = self.layout.rows(obs, self._from_infos(self.venv.reset_infos))
+            first = self.layout.rows(obs, self._from_infos(self.venv.reset_infos))
         self._next_view = None
-        self._reset_buffers(self._prev_rows)
+        self._reset_buffers(first)
         self._prev_rows = self._steps.readonly["rows"][0]
         return obs
 
@@ -129,13 +129,13 @@ class RewardVecEnv(VecEnvWrapper):
             self.layout.rows(obs, self._from_infos(infos), out=rows)
         resets = self._terminal_rows(rows, dones, infos) if done else None
         schema = self._schema
-        rows = self._steps.readonly["rows"][slot]  # what the program reads
+        frozen = self._steps.readonly["rows"][slot]  # the same slot, as the program reads it
         state = self._next_view or StateView.of_rows(schema, self._prev_rows)
-        next_state = StateView.of_rows(schema, rows)
+        next_state = StateView.of_rows(schema, frozen)
         # Without a reset, this step's next state is the next step's state: its view (and the
         # features already computed on it) is reused.
         self._next_view = None if done else next_state
-        self._prev_rows = rows
+        self._prev_rows = frozen
         try:
             reward, components = self.program(state, self._actions, next_state)
         except Exception as exc:  # the program is untrusted: any failure is its fault
@@ -361,7 +361,7 @@ class _StepBuffer:
 
     def view(self, name: str, env: int, start: int, stop: int) -> np.ndarray:
         """A read-only view of array ``name`` for env ``env`` over global slots [start, stop),
-        valid until the next ``extend``."""
+        valid until the buffer next makes room (``new_slot``)."""
         return self.readonly[name][start - self.base : stop - self.base, env]
 
 
