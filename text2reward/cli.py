@@ -72,6 +72,9 @@ def _use_env_module(module: str | None) -> None:
 @click.version_option(package_name="text2reward")
 def main() -> None:
     """text2reward: reward programs for Gymnasium environments, written, verified and evolved."""
+    from text2reward.gl import use_offscreen_gl
+
+    use_offscreen_gl()  # MuJoCo renders offscreen with no display; chosen before it is imported
 
 
 # -- run ----------------------------------------------------------------------------------------

@@ -11,9 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from text2reward.envs.spec import load_spec
-from text2reward.errors import Text2RewardError, WorkFailed
-from text2reward.runfolder import Run, _at
+from text2reward.gl import INSTALL_HINT, use_offscreen_gl
+
+use_offscreen_gl()  # before anything below imports MuJoCo
+
+from text2reward.envs.spec import load_spec  # noqa: E402
+from text2reward.errors import Text2RewardError, WorkFailed  # noqa: E402
+from text2reward.runfolder import Run, _at  # noqa: E402
 
 ROLLOUT_FRAMES = 100
 ROLLOUT_WIDTH = 360
@@ -51,13 +55,17 @@ def render_rollout(
         raise RenderUnavailable("rendering a rollout needs Pillow: pip install pillow") from None
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    backend = use_offscreen_gl()
     try:
         images, fps = (renderer or _rollout_frames)(run, folder / "policy.zip", frames)
     except Text2RewardError:
         raise
     except Exception as exc:  # renderers fail in many ways (no display, no GL, missing extras)
+        hint = ""
+        if backend is None and "OpenGL" in f"{type(exc).__name__}: {exc}":
+            hint = f" ({INSTALL_HINT})"
         raise RenderUnavailable(
-            f"rendering {run.summary['env']} failed here: {type(exc).__name__}: {exc}"
+            f"rendering {run.summary['env']} failed here: {type(exc).__name__}: {exc}{hint}"
         ) from None
     pictures = [_shrink(Image.fromarray(image)) for image in images]
     out = folder / "rollout.gif"
