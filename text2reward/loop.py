@@ -21,7 +21,7 @@ from text2reward.critic.sandbox import layers
 from text2reward.critic.static import check_source
 from text2reward.designer import Candidate, DesignContext, Designer, Exchange, Feedback
 from text2reward.envs.spec import EnvSpec, Task
-from text2reward.errors import WorkFailed
+from text2reward.errors import UsageError, WorkFailed
 from text2reward.program import code_hash
 from text2reward.refine import Reviewer, human_words, review_of
 from text2reward.resume import Restored, read_journal
@@ -88,10 +88,43 @@ class Loop:
         self.run_job = _executor(config)  # run_job(job, on_event) -> result: local or Ray
         self._running: dict[tuple[int, int], Path] = {}  # trainings in flight -> their folders
         self.solved_by: tuple[int, int] | None = None  # the first candidate meeting the target
+        self.failure: dict[str, Any] | None = None  # what failed inside the run, if anything
 
     # -- the rounds ---------------------------------------------------------------------------
     def run(self, restored: Restored | None = None) -> dict[str, Any]:
-        """Run every round; with ``restored`` (from resume), finished work is reused, not redone."""
+        """Run every round; with ``restored`` (from resume), finished work is reused, not redone.
+
+        A failure inside the tool (any exception but an interruption) is recorded: the
+        traceback in ``error.txt``, the journal, and a summary that says what failed; it is
+        raised as ``WorkFailed`` (never as bad input), and ``resume`` continues the run."""
+        try:
+            summary = self._rounds(restored)
+        except Exception as exc:
+            raise self._failed(exc) from exc
+        if self.best is None:
+            raise WorkFailed("no candidate could be trained; "
+                             f"see {self.store.root / 'summary.json'}")
+        return summary
+
+    def _failed(self, exc: Exception) -> WorkFailed:
+        """Record a failure inside the run; the error to raise for it."""
+        import traceback
+
+        what = f"{type(exc).__name__}: {exc}"
+        self.failure = {"error": what, "round": len(self.rounds)}
+        self.store.write_text(Path("error.txt"), "".join(traceback.format_exception(exc)))
+        self.store.journal({"event": "failed", **self.failure})
+        try:
+            self._write_summary("failed")
+        except Exception:  # noqa: S110 (the error itself is what must reach the user)
+            pass
+        if isinstance(exc, WorkFailed) and not isinstance(exc, UsageError):
+            return exc
+        return WorkFailed(f"the run failed in round {self.failure['round']}: {what}; finished "
+                          f"work is kept (traceback in {self.store.root / 'error.txt'}); "
+                          f"`text2reward resume {self.store.root}` continues it")
+
+    def _rounds(self, restored: Restored | None) -> dict[str, Any]:
         restored = restored or Restored()
         self._adopt(restored)
         feedback: Feedback | None = self._feedback()
@@ -128,11 +161,7 @@ class Loop:
                 if feedback is not None and words:
                     feedback = replace(feedback, human=words)
         status = "finished" if self.best else "failed"
-        summary = self._write_summary(status)
-        if self.best is None:
-            raise WorkFailed("no candidate could be trained; "
-                             f"see {self.store.root / 'summary.json'}")
-        return summary
+        return self._write_summary(status)
 
     def _warm_start(self) -> tuple[list[int], str] | None:
         """--warm-start: the best policy of the rounds before this one, if it succeeded in at
@@ -555,6 +584,7 @@ class Loop:
             "prescreen": dict(self.screening.counts if self.screening else
                               {"rejections": 0, "trainings_saved": 0}),
             "stopped": self.stopped,
+            "failure": self.failure,
             "env_steps": sum(c.get("steps") or 0 for r in self.rounds for c in r["candidates"]
                              if not c.get("duplicate_of")),
             "wall_time_s": time.time() - self.started,

@@ -13,6 +13,7 @@ from typing import Any
 
 from text2reward.analysis.prescreen import judge, spearman
 from text2reward.analysis.trajectories import TrajectoryPool, load_episodes, save_episodes
+from text2reward.envs.layout import StateLayout
 from text2reward.envs.spec import EnvSpec, Task
 from text2reward.program import RewardProgram
 
@@ -20,8 +21,11 @@ from text2reward.program import RewardProgram
 class Screening:
     """Stored successes and failures of a run; judges candidates' returns on them."""
 
-    def __init__(self, spec: EnvSpec, task: Task | None, threshold: float, root: Path):
+    def __init__(self, spec: EnvSpec, task: Task | None, threshold: float, root: Path,
+                 env_kwargs: dict[str, Any] | None = None):
         self.spec, self.task, self.root = spec, task, root
+        self.env_kwargs = spec.env_kwargs(task) if env_kwargs is None else env_kwargs
+        self._layout: StateLayout | None = None  # the stored rows' layout, found once
         self.pool = TrajectoryPool(threshold)
         self.counts = {"rejections": 0, "trainings_saved": 0}
         self.frozen: dict[str, Any] | None = None  # this round's snapshot
@@ -49,11 +53,13 @@ class Screening:
     def _expert_returns(self, episodes: list[dict[str, Any]]) -> list[float] | None:
         if self.task is None or not self.task.expert_path.exists():
             return None
-        from text2reward.critic.runtime import trajectory_returns
+        from text2reward.critic.runtime import env_layout, trajectory_returns
 
+        if self._layout is None:  # stored rows carry the simulator vector after the observation
+            self._layout = env_layout(self.spec, self.env_kwargs)
         path = self.task.expert_path
         return trajectory_returns(self.spec, RewardProgram.load(path.read_text(), str(path)),
-                                  episodes)
+                                  episodes, self._layout)
 
     def judge(self, returns: list[float]) -> dict[str, Any]:
         """Verdict fields for a candidate's returns on the frozen episodes."""

@@ -191,13 +191,13 @@ def runtime_check(spec: EnvSpec, program: RewardProgram, env_kwargs: dict,
 
 
 def trajectory_returns(spec: EnvSpec, program: RewardProgram, episodes: list[dict],
-                       layout: StateLayout | None = None) -> list[float]:
+                       layout: StateLayout) -> list[float]:
     """The program's return on each stored episode (its state rows under "obs"): one batched
-    call per episode. ``layout``: the rows' layout (default: flat observations)."""
+    call per episode. ``layout``: the rows' layout (``env_layout``: the observation, then the
+    simulator vector of the spec's probes)."""
     returns = []
     for ep in episodes:
         obs = ep["obs"]
-        rows_layout = layout or StateLayout.infer(obs)
-        reward, _ = _call(spec, rows_layout, program, obs[:-1], ep["actions"], obs[1:])
+        reward, _ = _call(spec, layout, program, obs[:-1], ep["actions"], obs[1:])
         returns.append(float(np.sum(reward)))
     return returns

@@ -172,8 +172,8 @@ class StateLayout:
         """One feature for a batch of rows (a view where possible, else a new array)."""
         if feature.sim is not None:
             if self.sim is None:
-                raise UsageError(f"feature {feature.name!r} reads the simulator "
-                                 f"({feature.sim}) but these states carry no simulator vector")
+                raise RuntimeError(f"feature {feature.name!r} reads the simulator "
+                                   f"({feature.sim}) but these states carry no simulator vector")
             value = self.sim.evaluate(parse_probe(feature.sim), rows[:, self.obs.size :])
             if feature.expr is None:
                 return value
