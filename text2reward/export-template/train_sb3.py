@@ -1,0 +1,25 @@
+"""Train a policy with the exported reward, then report the env's own return.
+
+    python train_sb3.py [TIMESTEPS]
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import gymnasium as gym  # noqa: E402
+import stable_baselines3  # noqa: E402
+import torch  # noqa: E402
+from exported_reward import ENV_ID, ENV_KWARGS, TRAINING, make_vec_env  # noqa: E402
+from stable_baselines3.common.evaluation import evaluate_policy  # noqa: E402
+
+torch.set_num_threads(1)  # small policies: more threads only slow training down (as text2reward)
+
+venv = make_vec_env(n_envs=TRAINING.get("n_envs", 8), seed=0)  # the envs, reward replaced
+algo = getattr(stable_baselines3, TRAINING.get("algo", "PPO"))
+model = algo(TRAINING.get("policy", "MlpPolicy"), venv, seed=0, **TRAINING.get("hyperparams", {}))
+steps = int(sys.argv[1]) if len(sys.argv) > 1 else TRAINING.get("timesteps", 50_000)
+model.learn(total_timesteps=steps)
+mean, std = evaluate_policy(model, gym.make(ENV_ID, **ENV_KWARGS), n_eval_episodes=10)
+print(f"mean env return {mean:.1f} +- {std:.1f}")
