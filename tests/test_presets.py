@@ -65,8 +65,11 @@ def test_zoo_strings_are_converted_and_unusable_keys_dropped_with_notes():
     assert hp["learning_rate"](0.5) == pytest.approx(5e-4)  # linear to 0, as the zoo does
     assert hp["ent_coef"] == 0.01 and hp["train_freq"] == (1, "episode")
     assert "normalize" not in hp and "policy_kwargs" not in hp and "env_wrapper" not in hp
+    assert preset["normalize"] is True  # VecNormalize, as the zoo trains it
     text = " ".join(notes)
-    assert "normalize" in text and "env_wrapper" in text and "RMSpropTFLike" in text
+    assert "env_wrapper" in text and "RMSpropTFLike" in text
+    options, _ = convert({"normalize": "{'norm_obs': True, 'norm_reward': False}"})
+    assert options["normalize"] == {"norm_obs": True, "norm_reward": False}
 
 
 def test_a_zoo_preset_gets_our_overrides_on_top(zoo):
@@ -79,7 +82,7 @@ def test_a_zoo_preset_gets_our_overrides_on_top(zoo):
     assert preset["n_envs"] == 4 and "n_envs" not in hp
     assert preset["timesteps"] == spec.training["timesteps"]  # our budget, not n_timesteps
     assert hp["policy_kwargs"]["net_arch"] == {"pi": [256, 256], "vf": [256, 256]}
-    assert any("normalize" in n for n in preset["notes"])
+    assert preset["normalize"] is True and not preset["notes"]
     assert "hyperparams_from" not in preset and "zoo_overrides" not in preset
 
 

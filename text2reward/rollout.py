@@ -18,6 +18,8 @@ use_offscreen_gl()  # before anything below imports MuJoCo
 from text2reward.envs.spec import load_spec  # noqa: E402
 from text2reward.errors import Text2RewardError, WorkFailed  # noqa: E402
 from text2reward.runfolder import Run, _at  # noqa: E402
+from text2reward.training.normalize import ObsStats, beside  # noqa: E402
+from text2reward.training.presets import build_preset  # noqa: E402
 
 ROLLOUT_FRAMES = 100
 ROLLOUT_WIDTH = 360
@@ -93,11 +95,13 @@ def _rollout_frames(run: Run, policy_path: Path, frames: int):
     task = spec.tasks.get(key.split(":", 1)[1]) if key else None
     env = gym.make(spec.env_id, render_mode="rgb_array", **spec.env_kwargs(task))
     try:
-        policy = _load_policy(policy_path, spec.training_preset(task), env)
+        policy = _load_policy(policy_path, build_preset(spec, task), env)
+        stats = ObsStats.load(beside(policy_path))  # the policy's observation normalisation
         obs, _ = env.reset(seed=int(run.config.get("seed") or 0))
         images = [env.render()]
         for _ in range(frames - 1):
-            action, _ = policy.predict(obs, deterministic=True)
+            action, _ = policy.predict(obs if stats is None else stats.apply(obs),
+                                       deterministic=True)
             obs, _, terminated, truncated, _ = env.step(action)
             images.append(env.render())
             if terminated or truncated:
@@ -111,10 +115,11 @@ def _load_policy(path: Path, preset: dict[str, Any], env):
     import io
     import zipfile
 
-    import stable_baselines3
     import torch
 
-    algo = getattr(stable_baselines3, str(preset.get("algo", "PPO")).upper())
+    from text2reward.training.trainer import algo_class
+
+    algo = algo_class(str(preset.get("algo", "PPO")))
     policy_cls = algo.policy_aliases[preset.get("policy", "MlpPolicy")]
     kwargs = dict(preset.get("hyperparams", {}).get("policy_kwargs") or {})
     policy = policy_cls(env.observation_space, env.action_space, lambda _: 0.0, **kwargs)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from text2reward.errors import RunLockedError, UsageError
+from text2reward.training.normalize import beside
 
 
 def slugify(text: str, limit: int = 40) -> str:
@@ -112,6 +113,14 @@ class RunStore:
         """Keep the best program and its policy at the top of the run folder."""
         self.write_text("best_reward.py", source)
         if policy is not None and policy.exists():
-            tmp = self.root / ".best_policy.zip.tmp"
-            shutil.copyfile(policy, tmp)
-            os.replace(tmp, self.root / "best_policy.zip")
+            self._copy(policy, self.root / "best_policy.zip")
+            stats, best_stats = beside(policy), beside(self.root / "best_policy.zip")
+            if stats.exists():  # the observation normalisation the policy needs
+                self._copy(stats, best_stats)
+            else:
+                best_stats.unlink(missing_ok=True)
+
+    def _copy(self, source: Path, target: Path) -> None:
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)

@@ -28,9 +28,10 @@ Conversion of a zoo entry (everything else is passed to the algorithm as a hyper
   ``nn.X`` / ``th.nn.X`` / ``torch.nn.X`` activation classes; anything else (a custom optimizer
   class) drops policy_kwargs with a note.
 - ``train_freq: [n, "episode"]``: the tuple SB3 expects.
-- ``normalize``, ``normalize_kwargs``: dropped with a note. Our trainer saves a bare policy
-  that is evaluated and exported without VecNormalize statistics, and a reward program sees
-  raw features, so normalisation would silently change what is evaluated.
+- ``normalize``: kept as the preset's ``normalize`` (true, or a dict of VecNormalize options
+  parsed without eval): the policy trains on normalised observations and rewards while reward
+  programs see raw features, and its observation statistics are saved beside it
+  (``training/normalize.py``).
 - ``env_wrapper``, ``vec_env_wrapper``, ``frame_stack``, ``callback``, ``noise_type``,
   ``noise_std``, ``replay_buffer_class``, ``replay_buffer_kwargs``, ``env_kwargs``, HER keys:
   dropped with a note (the trainer has no place for them).
@@ -51,8 +52,7 @@ import yaml
 
 ZOO = "rl-zoo3"
 DROPPED = {
-    "normalize": "VecNormalize is not used (policies are saved and evaluated on raw obs)",
-    "normalize_kwargs": "VecNormalize is not used",
+    "normalize_kwargs": "VecNormalize's options come from 'normalize'",
     "env_wrapper": "env wrappers are not applied",
     "vec_env_wrapper": "vec env wrappers are not applied",
     "frame_stack": "frame stacking is not applied", "callback": "zoo callbacks are not used",
@@ -155,6 +155,18 @@ def parse_policy_kwargs(text: str) -> dict[str, Any]:
     return value
 
 
+def _normalize(value: Any) -> bool | dict[str, Any]:
+    """rl-zoo3's ``normalize``: a bool, or a dict (often written as a string) of options."""
+    if isinstance(value, str):
+        try:
+            value = _literal(ast.parse(value.strip(), mode="eval").body)
+        except (SyntaxError, _Unsupported) as exc:
+            raise ValueError(f"normalize {value!r} is not a literal") from exc
+    if isinstance(value, dict):
+        return dict(value)
+    return bool(value)
+
+
 def convert(entry: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """A zoo entry as preset keys (policy, n_envs, hyperparams) plus notes on what was dropped."""
     preset: dict[str, Any] = {"hyperparams": {}}
@@ -164,6 +176,12 @@ def convert(entry: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             continue
         if key in ("policy", "n_envs"):
             preset[key] = value
+        elif key == "normalize":
+            try:
+                preset[key] = _normalize(value)
+            except ValueError as exc:
+                preset[key] = True
+                notes.append(f"zoo normalize options dropped ({exc}); defaults used")
         elif key in DROPPED:
             if value not in (False, None):
                 notes.append(f"zoo {key}={value!r} dropped: {DROPPED[key]}")
@@ -207,7 +225,7 @@ def build_preset(spec, task=None, folder: Path | None = None) -> dict[str, Any]:
     task_hp = dict(task_training.pop("hyperparams", {}))
     hyperparams = {**zoo.pop("hyperparams"), **overrides.pop("hyperparams", {}), **overrides,
                    **task_hp}
-    for key in ("policy", "n_envs"):  # top-level keys an override may set
+    for key in ("policy", "n_envs", "normalize"):  # top-level keys an override may set
         if key in hyperparams:
             zoo[key] = hyperparams.pop(key)
     preset.update(zoo)

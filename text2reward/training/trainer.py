@@ -18,6 +18,7 @@ import numpy as np
 from text2reward.analysis.trajectories import save_episodes
 from text2reward.envs.spec import EnvSpec
 from text2reward.program import RewardProgram
+from text2reward.training import normalize
 from text2reward.training.scoring import Scorer
 from text2reward.training.wrapper import EpisodeStats, RewardVecEnv
 
@@ -163,11 +164,21 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _algo(name: str):
-    import stable_baselines3 as sb3
+ALGOS = {"PPO": "stable_baselines3", "A2C": "stable_baselines3", "SAC": "stable_baselines3",
+         "TD3": "stable_baselines3", "DQN": "stable_baselines3", "TQC": "sb3_contrib",
+         "CrossQ": "sb3_contrib", "TRPO": "sb3_contrib"}
 
-    algos = {"PPO": sb3.PPO, "A2C": sb3.A2C, "SAC": sb3.SAC, "TD3": sb3.TD3, "DQN": sb3.DQN}
-    return algos[name.upper()]
+
+def algo_class(name: str):
+    """The SB3 (or sb3-contrib) algorithm class called ``name`` (any case)."""
+    import importlib
+
+    from text2reward.errors import UsageError
+
+    found = {k.upper(): k for k in ALGOS}.get(name.upper())
+    if found is None:
+        raise UsageError(f"unknown algorithm {name!r}; known: {', '.join(ALGOS)}")
+    return getattr(importlib.import_module(ALGOS[found]), found)
 
 
 def summarise(episodes: list[EpisodeStats], threshold: float | None) -> dict[str, Any]:
@@ -287,23 +298,24 @@ def build_model(preset: dict[str, Any], venv, seed: int, device: str, out_dir: P
     """The preset's SB3 model on ``venv``, logging to TensorBoard in ``out_dir/tb`` when the
     package is installed, else nowhere."""
     tensorboard = _tensorboard_dir(out_dir)
-    model = _algo(preset.get("algo", "PPO"))(preset.get("policy", "MlpPolicy"), venv, seed=seed,
-                                             device=device, verbose=0,
-                                             tensorboard_log=tensorboard,
-                                             **preset.get("hyperparams", {}))
+    algo = algo_class(preset.get("algo", "PPO"))
+    model = algo(preset.get("policy", "MlpPolicy"), venv, seed=seed, device=device, verbose=0,
+                 tensorboard_log=tensorboard, **preset.get("hyperparams", {}))
     if tensorboard is None:
         model.set_logger(quiet_logger())  # else SB3 leaves an empty SB3-<date> folder in /tmp
     return model
 
 
-def evaluate(model, spec: EnvSpec, kwargs: dict, program, scorer: Scorer, episodes: int, seed: int):
-    """Run ``episodes`` deterministic episodes, one per env; their summary and raw arrays."""
+def evaluate(model, spec: EnvSpec, kwargs: dict, program, scorer: Scorer, episodes: int,
+             seed: int, stats: normalize.ObsStats | None = None):
+    """Run ``episodes`` deterministic episodes, one per env; their summary and raw arrays.
+    ``stats``: the observation statistics the policy was trained with, if any."""
     venv = RewardVecEnv(make_vec_env(spec, kwargs, episodes, seed + 10_000), spec, program,
                         scorer.fn)
     venv.recent_raw = deque(maxlen=episodes)
     obs = venv.reset()
     while len(venv.finished) < episodes:
-        action, _ = model.predict(obs, deterministic=True)
+        action, _ = model.predict(obs if stats is None else stats.apply(obs), deterministic=True)
         obs, _, _, _ = venv.step(action)
     venv.close()
     return summarise(venv.finished[:episodes], scorer.threshold), list(venv.recent_raw)
@@ -339,12 +351,24 @@ def prepare(
     total = int(preset["timesteps"])
     venv = RewardVecEnv(make_vec_env(spec, kwargs, int(preset.get("n_envs", 8)), seed), spec,
                         program, scorer.fn)
-    model = build_model(preset, venv, seed, resolve_device(device), out_dir)
+    policy_env = normalize.wrap(venv, preset)  # the policy's view; the reward's stays raw
+    model = build_model(preset, policy_env, seed, resolve_device(device), out_dir)
     if init_policy is not None:
         model.set_parameters(init_policy, exact_match=True, device=model.device)
+        stats = normalize.ObsStats.load(normalize.beside(init_policy))
+        if stats is not None and policy_env is not venv:
+            stats.restore(policy_env)
     callback = _make_callback(venv, total, scorer.threshold, emit, out_dir / "stop",
                               bool(preset.get("stop_when_solved", False)))
     return Training(venv, model, callback, total)
+
+
+def obs_stats(model) -> normalize.ObsStats | None:
+    """The observation statistics ``model`` was trained with (None: raw observations)."""
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    norm = model.get_env()
+    return normalize.ObsStats.of(norm) if isinstance(norm, VecNormalize) else None
 
 
 def train(
@@ -368,8 +392,11 @@ def train(
     model.learn(total_timesteps=total, callback=callback)
     train_time = time.perf_counter() - start
     model.save(out_dir / "policy.zip")
+    stats = obs_stats(model)
+    if stats is not None:
+        stats.save(normalize.beside(out_dir / "policy.zip"))
     final, raw = evaluate(model, spec, preset.get("env_kwargs", {}), program, scorer,
-                          int(preset.get("eval_episodes", 10)), seed)
+                          int(preset.get("eval_episodes", 10)), seed, stats)
     save_episodes(out_dir / "episodes.npz", callback.raw + raw)
     venv.close()
     return {
