@@ -663,5 +663,62 @@ def bench_search(env_id: str, task: str, samples: int, seed: int, workers: int,
     click.echo(f"ratio env steps early/full: {out['steps_ratio']:.3f}")
 
 
+@bench.command("experts")
+@click.option("--suite", help="Calibrate every task of a suite (mujoco, novel, goals, ...).")
+@click.option("--task", "task_keys", multiple=True, metavar="ENV:TASK",
+              help="Calibrate this task (repeatable).")
+@click.option("--seeds", type=int, default=3, show_default=True)
+@click.option("--reward", "rewards", type=click.Choice(["expert", "sparse"]), multiple=True,
+              help="Rewards to train. Default both.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Change the preset: algo=SAC, normalize=true, timesteps=1000000, "
+                   "hyperparams.gamma=0.999, hyperparams_from=rl-zoo3:Hopper-v4.")
+@click.option("--jobs", type=int, default=2, show_default=True, help="Trainings at once.")
+@click.option("--results", type=click.Path(), default="calibration.jsonl", show_default=True,
+              help="JSON-lines file the rows are appended to (reused to resume).")
+@click.option("--table", "table_out", type=click.Path(), help="Also write the markdown table.")
+@domain_errors
+def bench_experts(suite, task_keys, seeds, rewards, settings, jobs, results, table_out) -> None:
+    """Calibrate curated tasks: expert and sparse rewards at the preset budget, over seeds."""
+    from text2reward import calibrate as cal
+    from text2reward.batch import load_suite
+    from text2reward.errors import UsageError
+    from text2reward.store import atomic_write
+
+    _counts(seeds=seeds, jobs=jobs)
+    keys = [t.key for t in load_suite(suite)] if suite else []
+    keys += list(task_keys)
+    if not keys:
+        raise UsageError("name the tasks: --suite NAME or --task ENV:TASK")
+    for key in keys:
+        _task_of(key)
+    overrides = cal.parse_settings(settings)
+    path = Path(results)
+    with tempfile.TemporaryDirectory(prefix="t2r-calibrate-") as scratch:
+        rows = cal.calibrate(keys, seeds, rewards or cal.REWARDS, overrides, path, jobs,
+                             Path(scratch), _bench_log)
+    text = cal.table(rows)
+    click.echo(text)
+    if table_out:
+        atomic_write(Path(table_out), text)
+    ex = [r for r in rows if r["reward"] == "expert" and r["task"] in keys]
+    click.echo(f"experts meeting their threshold: {sum(r['score'] >= r['threshold'] for r in ex)}"
+               f" of {len(ex)}")
+
+
+def _task_of(key: str):
+    """A curated task from "EnvId:task"; one clear line when there is no such task."""
+    from text2reward.envs.spec import load_spec
+    from text2reward.errors import UsageError
+
+    env_id, sep, name = key.rpartition(":")
+    if not sep:
+        raise UsageError(f"--task {key!r}: write ENV:TASK, e.g. Hopper-v5:hop")
+    spec = load_spec(env_id)
+    if name not in spec.tasks:
+        raise UsageError(f"{env_id} has no task {name!r}; tasks: {', '.join(spec.tasks)}")
+    return spec.tasks[name]
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,184 @@
+"""Calibration of curated tasks: does the expert reward meet the task's threshold at the task's
+preset budget, how fast, and what does the sparse (success-only) reward reach?
+
+Each row is one training of one reward (expert or sparse) with one seed, optionally with the
+preset changed (``--set algo=SAC``, ``--set normalize=true``, ``--set hyperparams.gamma=0.999``)
+to compare presets. Rows are appended to a JSON-lines file as they finish, so a calibration
+that is stopped continues where it was (rows already there are not trained again), and the
+table (``docs/results/experts.md``) is built from that file.
+
+Curated expert and sparse rewards are the project's own code, so they train in the calling
+process's children without the sandbox, one torch thread each.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import platform
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+from text2reward.errors import UsageError
+
+REWARDS = ("expert", "sparse")
+
+
+def parse_settings(items: Iterable[str]) -> dict[str, Any]:
+    """``key=value`` pairs (values as Python literals, else strings) into preset overrides;
+    ``hyperparams.x=v`` sets one hyperparameter."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set {item!r}: write KEY=VALUE, e.g. algo=SAC or "
+                             "hyperparams.gamma=0.999")
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = {"true": True, "false": False}.get(text.lower(), text)
+        if key.startswith("hyperparams."):
+            out.setdefault("hyperparams", {})[key.split(".", 1)[1]] = value
+        else:
+            out[key] = value
+    return out
+
+
+def preset_for(env_id: str, task: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The task's preset (rl-zoo3 where its spec says so) with ``settings`` on top."""
+    from text2reward.envs.spec import load_spec
+    from text2reward.training.presets import build_preset
+
+    spec = load_spec(env_id)
+    preset = build_preset(spec, spec.tasks[task])
+    settings = dict(settings)
+    preset["hyperparams"].update(settings.pop("hyperparams", {}))
+    if "algo" in settings and "hyperparams_from" not in settings:
+        preset["hyperparams"] = dict(settings.pop("algo_hyperparams", {}))  # another algorithm
+        preset["algo"] = settings.pop("algo")
+    if "hyperparams_from" in settings:  # borrow another preset source, e.g. rl-zoo3:Hopper-v4
+        import dataclasses
+
+        training = {**spec.training, "hyperparams_from": settings.pop("hyperparams_from")}
+        if "algo" in settings:
+            training["algo"] = settings.pop("algo")
+        zoo = build_preset(dataclasses.replace(spec, training=training), spec.tasks[task])
+        preset.update({k: v for k, v in zoo.items() if k not in ("timesteps", "eval_episodes")})
+    preset.update(settings)
+    preset["stop_when_solved"] = False  # calibration measures the whole budget
+    return preset
+
+
+def train_one(env_id: str, task: str, reward: str, seed: int, settings: dict[str, Any],
+              out: str) -> dict[str, Any]:
+    """One training of the task's ``reward`` ("expert" or "sparse"); its row."""
+    import torch
+
+    from text2reward.envs.spec import load_spec
+    from text2reward.program import RewardProgram
+    from text2reward.training.scoring import load_scorer
+    from text2reward.training.trainer import train
+
+    torch.set_num_threads(1)
+    spec = load_spec(env_id)
+    t = spec.tasks[task]
+    preset = preset_for(env_id, task, settings)
+    path = t.expert_path if reward == "expert" else t.expert_path.with_name(f"sparse_{task}.py")
+    start = time.perf_counter()
+    result = train(spec, RewardProgram.load(path.read_text(), str(path)),
+                   load_scorer(spec, task, None), preset, Path(out), seed=seed, device="cpu")
+    wall = time.perf_counter() - start
+    reached = next((s["step"] for s in result["snapshots"]
+                    if s.get("score") is not None and s["score"] >= t.success_threshold), None)
+    return {
+        "task": f"{env_id}:{task}", "reward": reward, "seed": seed, "settings": settings,
+        "algo": preset.get("algo", "PPO"), "normalize": bool(preset.get("normalize")),
+        "n_envs": preset.get("n_envs"), "budget": int(preset["timesteps"]),
+        "steps": result["steps"], "wall_s": round(wall, 1),
+        "steps_per_s": round(result["steps_per_s"], 1),
+        "score": result["eval"]["score"], "success_rate": result["eval"]["success_rate"],
+        "threshold": t.success_threshold, "metric": t.success_metric,
+        "env_return": result["eval"]["env_return"],
+        # training episodes (stochastic policy) first at or above the threshold
+        "steps_to_threshold": reached,
+        "wall_to_threshold_s": None if reached is None
+        else round(reached / max(result["steps_per_s"], 1e-9), 1),
+        "machine": f"{os.cpu_count()} cores ({platform.machine()})",
+    }
+
+
+def _key(row: dict[str, Any]) -> tuple:
+    return (row["task"], row["reward"], row["seed"], json.dumps(row["settings"], sort_keys=True))
+
+
+def calibrate(tasks: list[str], seeds: int, rewards: Iterable[str], settings: dict[str, Any],
+              results: Path, jobs: int, scratch: Path,
+              log: Callable[[str], None] = lambda m: None) -> list[dict[str, Any]]:
+    """Train every (task, reward, seed) not already in ``results``, ``jobs`` at a time, and
+    append each row as it finishes. Returns the rows of this call's settings."""
+    done = {_key(r): r for r in read_rows(results)}
+    wanted = [(key, reward, seed) for key in tasks for reward in rewards for seed in range(seeds)]
+    todo = [w for w in wanted if (w[0], w[1], w[2], json.dumps(settings, sort_keys=True))
+            not in done]
+    log(f"{len(wanted) - len(todo)} of {len(wanted)} trainings already in {results}")
+    results.parent.mkdir(parents=True, exist_ok=True)
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {}
+        for key, reward, seed in todo:
+            env_id, _, task = key.rpartition(":")
+            out = scratch / f"{env_id.replace('/', '__')}-{task}-{reward}-s{seed}"
+            futures[pool.submit(train_one, env_id, task, reward, seed, settings, str(out))] = key
+        for future in as_completed(futures):
+            row = future.result()
+            with results.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+            done[_key(row)] = row
+            log(f"{row['task']} {row['reward']} seed {row['seed']}: score {row['score']:.4g} "
+                f"(threshold {row['threshold']:g}) in {row['wall_s']:.0f} s")
+    this = json.dumps(settings, sort_keys=True)
+    return [r for k, r in done.items() if k[3] == this]
+
+
+def read_rows(results: Path) -> list[dict[str, Any]]:
+    if not results.exists():
+        return []
+    return [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: one line per (task, preset), expert and sparse scores over seeds."""
+    groups: dict[tuple, dict[str, list[dict[str, Any]]]] = {}
+    for r in rows:
+        preset = (r["algo"] + (" + VecNormalize" if r["normalize"] else ""), r["budget"])
+        groups.setdefault((r["task"], preset, json.dumps(r["settings"], sort_keys=True)),
+                          {}).setdefault(r["reward"], []).append(r)
+    lines = ["| task | preset | budget | expert score (seeds) | expert meets | "
+             "wall to threshold (s) | expert env return (mean) | sparse score (seeds) | "
+             "threshold |", "|---|---|---|---|---|---|---|---|---|"]
+    for (task, (algo, budget), settings), by in sorted(groups.items()):
+        ex, sp = by.get("expert", []), by.get("sparse", [])
+        meets = sum(r["score"] >= r["threshold"] for r in ex)
+        walls = [r["wall_to_threshold_s"] for r in ex if r["wall_to_threshold_s"] is not None]
+        threshold = (ex or sp)[0]["threshold"]
+        extra = "" if settings == "{}" else f" `{settings}`"
+        lines.append(
+            f"| {task} | {algo}{extra} | {budget:,} | {_scores(ex)} | {meets}/{len(ex)} | "
+            f"{_num(mean(walls)) if walls else '-'} | "
+            f"{_num(mean(r['env_return'] for r in ex)) if ex else '-'} | {_scores(sp)} | "
+            f"{threshold:g} |")
+    return "\n".join(lines) + "\n"
+
+
+def _scores(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "-"
+    return ", ".join(_num(r["score"]) for r in sorted(rows, key=lambda r: r["seed"]))
+
+
+def _num(x: float) -> str:
+    return f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}"
