@@ -123,3 +123,14 @@ def test_envs_lists_tasks_and_shows_the_abstraction():
             and "right_half" in listing.stdout)
     shown = t2r("envs", "CartPole-v1")
     assert "pole_angle [rad]" in shown.stdout and "def " not in shown.stdout
+
+
+def test_an_out_folder_that_cannot_be_created_is_one_line_and_exit_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    proc = t2r("run", "--env", "CartPole-v1", "--task", "balance", "--model", "offline",
+               "--out", str(blocker / "run"))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"error: cannot create the run folder {blocker / 'run'}: Not a directory; "
+        "choose another --out"]

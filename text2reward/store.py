@@ -6,6 +6,7 @@ JSON lines flushed to disk as events happen, so a run that is killed loses no fi
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -53,7 +54,13 @@ class RunStore:
         if root.exists() and any(root.iterdir()):
             raise UsageError(f"run folder {root} already exists and is not empty; "
                              "choose another --out")
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise UsageError(f"cannot create the run folder {root}: "
+                             f"{exc.strerror or exc}; choose another --out") from None
         store = cls(root)
         store.lock()
         store.write_json("config.json", config)
