@@ -58,6 +58,19 @@ def env_module_option(fn):
                         help="Python package to import first; it registers your env ids.")(fn)
 
 
+def env_kwargs_option(fn):
+    """``--env-kwargs KEY:VALUE`` (repeatable): keyword arguments of ``gym.make``, as rl-zoo3's."""
+    return click.option("--env-kwargs", "env_kwargs", multiple=True, metavar="KEY:VALUE",
+                        help="Env setting (repeatable), a Python literal value: "
+                             "--env-kwargs terminate_when_unhealthy:False.")(fn)
+
+
+def _env_kwargs(items) -> dict:
+    from text2reward.envs.settings import parse_env_kwargs
+
+    return parse_env_kwargs(items or ())
+
+
 def _use_env_module(module: str | None) -> None:
     if module:
         from text2reward.envs.spec import import_env_module
@@ -121,17 +134,23 @@ def main() -> None:
 @click.option("--interactive", is_flag=True,
               help="After every round, review the top candidates and their rollouts: type "
                    "feedback, choose the better rollout, or accept (see `refine`).")
+@env_kwargs_option
 @env_module_option
 @domain_errors
-def run(config_file, interactive=False, env_module=None, **options) -> None:
+def run(config_file, interactive=False, env_module=None, env_kwargs=(), **options) -> None:
     """Design, verify, train and select reward programs for a task."""
     from text2reward.config import RunConfig, load_config_file
     from text2reward.errors import ConfigError
     from text2reward.prepare import prepare
     from text2reward.store import RunStore, default_run_dir
 
+    extra = _env_kwargs(env_kwargs)
     values = load_config_file(config_file) if config_file else {}
     values.update({k: v for k, v in options.items() if v is not None})
+    if extra:  # on top of the config file's
+        from text2reward.envs.settings import check_kwargs_mapping
+
+        values["env_kwargs"] = {**check_kwargs_mapping(values.get("env_kwargs")), **extra}
     for required in ("env", "task"):
         if required not in values:
             raise ConfigError(f"--{required} is required")
@@ -303,11 +322,13 @@ def _read_reward(path: str) -> str:
 @click.option("--explain", is_flag=True,
               help="Also list each sandbox layer and whether it is active.")
 @click.argument("file", type=click.Path())
+@env_kwargs_option
 @env_module_option
 @domain_errors
 def check(env_id: str, task: str | None, as_json: bool, file: str, explain: bool = False,
-          env_module: str | None = None) -> None:
+          env_module: str | None = None, env_kwargs=()) -> None:
     """Run the critics on a reward program: exit 0 accepted, 1 rejected, 2 bad input."""
+    extra = _env_kwargs(env_kwargs)
     _use_env_module(env_module)
     if explain:
         _explain_sandbox()
@@ -319,6 +340,7 @@ def check(env_id: str, task: str | None, as_json: bool, file: str, explain: bool
     check_env_id(env_id)
     spec = load_spec(env_id)
     task_obj = _task(spec, task)
+    _check_settings(spec, task_obj, extra)
     source = _read_reward(file)
     findings = [str(f) for f in check_source(source, file)]
     verdict = {"accepted": False, "stage": "static", "findings": findings}
@@ -327,7 +349,8 @@ def check(env_id: str, task: str | None, as_json: bool, file: str, explain: bool
             program = Path(scratch) / "program.py"
             program.write_text(source)
             result = run_job(Job("check", env_id, str(program), scratch,
-                                 task=task_obj.name if task_obj else None, timeout_s=60))
+                                 task=task_obj.name if task_obj else None, timeout_s=60,
+                                 env_kwargs=extra))
         verdict = {"accepted": result.get("status") == "accepted", "stage": "runtime",
                    "findings": result.get("findings")
                    or ([result["reason"]] if "reason" in result else []),
@@ -360,6 +383,15 @@ def _explain_sandbox() -> None:
             click.echo(f"warning: sandbox layer {name} is not available here", err=True)
 
 
+def _check_settings(spec, task, extra: dict) -> None:
+    """--env-kwargs of check and train: the env must accept them (one line otherwise)."""
+    from text2reward.envs.settings import check_env_kwargs
+
+    if extra:
+        spec.prepare()
+        check_env_kwargs(spec.env_id, spec.env_kwargs(task), extra)
+
+
 def _task(spec, name: str | None):
     from text2reward.errors import UsageError
 
@@ -382,11 +414,13 @@ def _task(spec, name: str | None):
 @click.option("--out", type=click.Path(), help="Folder for the policy and metrics.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON on stdout.")
+@env_kwargs_option
 @env_module_option
 @domain_errors
 def train(env_id, reward_file, task, timesteps, seed, success, out, device, as_json,
-          env_module=None) -> None:
+          env_module=None, env_kwargs=()) -> None:
     """Train a policy with a reward program and report the task's success."""
+    extra = _env_kwargs(env_kwargs)
     _use_env_module(env_module)
     from text2reward.critic.static import check_source
     from text2reward.envs.spec import check_env_id, load_spec
@@ -401,6 +435,7 @@ def train(env_id, reward_file, task, timesteps, seed, success, out, device, as_j
     check_env_id(env_id)
     spec = load_spec(env_id)
     task_obj = _task(spec, task)
+    _check_settings(spec, task_obj, extra)
     source = _read_reward(reward_file)
     findings = check_source(source, reward_file)
     if findings:
@@ -412,7 +447,7 @@ def train(env_id, reward_file, task, timesteps, seed, success, out, device, as_j
     atomic_write(folder / "program.py", source)
     job = Job("train", env_id, str(folder / "program.py"), str(folder),
               task=task_obj.name if task_obj else None, success_path=success,
-              timesteps=timesteps, seed=seed, device=device)
+              timesteps=timesteps, seed=seed, device=device, env_kwargs=extra)
     with _training_bar(not as_json) as on_event:
         result = run_job(job, on_event)
     if as_json:
@@ -490,9 +525,11 @@ def _run_folder(run_dir: str) -> Path:
 @main.command()
 @click.argument("env_id", required=False)
 @click.option("--suite", help="List only this suite's tasks (classic, mujoco, novel, goals, ...).")
+@env_kwargs_option
 @env_module_option
 @domain_errors
-def envs(env_id: str | None, suite: str | None = None, env_module: str | None = None) -> None:
+def envs(env_id: str | None, suite: str | None = None, env_module: str | None = None,
+         env_kwargs=()) -> None:
     """List curated env specs, or show the abstraction the designer sees for one env."""
     from rich.table import Table
 
@@ -510,7 +547,9 @@ def envs(env_id: str | None, suite: str | None = None, env_module: str | None = 
         out.print(table)
         return
     spec = load_spec(env_id)
-    click.echo(describe(spec))
+    extra = _env_kwargs(env_kwargs)
+    _check_settings(spec, None, extra)
+    click.echo(describe(spec.under(spec.env_kwargs(None, extra)) if extra else spec))
     click.echo("\nTasks (success is measured by code the designer never sees):")
     for task in spec.tasks.values():
         click.echo(f"- {task.name}: {task.description}\n    success: {task.success_metric}")

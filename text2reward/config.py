@@ -85,6 +85,10 @@ class RunConfig:
     """Reject candidates whose returns rank stored failed episodes above successful ones."""
     env_module: str | None = None
     """A package imported first (in this process and every worker) to register the env id."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of gym.make for this run (``--env-kwargs KEY:VALUE``), on top of the
+    spec's and the curated task's: used by training, evaluation, the critics, the pre-screen,
+    rollouts and export, and shown to the designer."""
     command: list[str] = field(default_factory=list)
     """The exact command line that started the run."""
 
@@ -121,6 +125,9 @@ class RunConfig:
 
             if not ray_installed():
                 raise ConfigError(MISSING)
+        from text2reward.envs.settings import check_kwargs_mapping
+
+        self.env_kwargs = check_kwargs_mapping(self.env_kwargs)
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"unknown device {self.device!r}; use auto, cpu or cuda")
         return self

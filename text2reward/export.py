@@ -88,7 +88,7 @@ def export_run(run_dir: Path, to: Path | None = None) -> Path:
 def _settings(spec: EnvSpec, task, run: Run, env_module: str | None) -> str:
     values = {
         "ENV_ID": spec.env_id,
-        "ENV_KWARGS": spec.env_kwargs(task),
+        "ENV_KWARGS": spec.env_kwargs(task, run.config.get("env_kwargs")),  # the run's too
         "ENV_MODULE": env_module,
         "ENV_REQUIRES": spec.requires if env_module and not env_module.startswith(".") else None,
         "TASK": run.summary.get("task"),

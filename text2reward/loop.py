@@ -77,7 +77,9 @@ class Loop:
         self.interrupted = threading.Event()
         self.halving = SuccessiveHalving(threshold=setup.threshold) if config.early_stop else None
         self.stopped: str | None = None  # why the search ended before its last round
-        self.screening = (Screening(setup.spec, setup.task, setup.threshold, store.root)
+        self.screening = (Screening(setup.spec, setup.task, setup.threshold, store.root,
+                                    setup.spec.env_kwargs(setup.task,
+                                                          getattr(config, "env_kwargs", None)))
                           if setup.threshold is not None and config.prescreen else None)
         self.reviewer = reviewer  # a person deciding between rounds (refine, run --interactive)
         self.decisions: dict[int, dict[str, Any]] = {}  # round -> journaled "human" event
@@ -393,7 +395,8 @@ class Loop:
         return Job(kind=kind, env_id=c.env, program_path=str(folder / (program or "program.py")),
                    out_dir=str(folder), task=self.setup.task.name if self.setup.task else None,
                    success_path=c.success, timesteps=c.timesteps, seed=c.seed, device=c.device,
-                   timeout_s=c.train_timeout_s if kind == "train" else 60.0)
+                   timeout_s=c.train_timeout_s if kind == "train" else 60.0,
+                   env_kwargs=dict(getattr(c, "env_kwargs", None) or {}))
 
     def _finish(self, r: int, index: int, record: dict, result: dict) -> dict[str, Any]:
         if self.stopping:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from text2reward.config import RunConfig
 from text2reward.designer import Designer
+from text2reward.envs.settings import check_env_kwargs
 from text2reward.envs.spec import check_env_id, load_spec
 from text2reward.errors import UsageError
 from text2reward.loop import Setup
@@ -37,7 +38,11 @@ def prepare(config: RunConfig) -> tuple[Setup, Designer]:
     if config.model == "offline":
         OfflineDesigner.family_for(task, config.task, spec.env_id)
     scorer = load_scorer(spec, task.name if task else None, config.success)
+    if config.env_kwargs:
+        spec.prepare()
+        check_env_kwargs(spec.env_id, spec.env_kwargs(task), config.env_kwargs)
     designer = make_designer(config)
     if config.timesteps is None and not spec.training_preset(task).get("timesteps"):
         raise UsageError(f"{spec.env_id} has no training preset; pass --timesteps")
-    return Setup(spec, task, scorer.kind, scorer.metric, scorer.threshold), designer
+    seen = spec.under(spec.env_kwargs(task, config.env_kwargs))  # what the designer is told
+    return Setup(seen, task, scorer.kind, scorer.metric, scorer.threshold), designer

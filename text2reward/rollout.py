@@ -93,7 +93,8 @@ def _rollout_frames(run: Run, policy_path: Path, frames: int):
     spec = load_spec(run.summary["env"])
     key = run.summary.get("task_key")
     task = spec.tasks.get(key.split(":", 1)[1]) if key else None
-    env = gym.make(spec.env_id, render_mode="rgb_array", **spec.env_kwargs(task))
+    settings = spec.env_kwargs(task, run.config.get("env_kwargs"))  # the run's, as trained
+    env = gym.make(spec.env_id, render_mode="rgb_array", **settings)
     try:
         policy = _load_policy(policy_path, build_preset(spec, task), env)
         stats = ObsStats.load(beside(policy_path))  # the policy's observation normalisation

@@ -43,6 +43,7 @@ def _run(job) -> dict[str, Any]:
     task = spec.tasks.get(job.task) if job.task else None
     preset = build_preset(spec, task)  # the spec's own, or rl-zoo3's with ours on top
     preset["hyperparams"].update(job.hyperparams)
+    preset["env_kwargs"].update(job.env_kwargs)  # the run's --env-kwargs
     if job.timesteps:
         preset["timesteps"] = job.timesteps
     if job.n_envs:

@@ -19,6 +19,9 @@ def describe(spec: EnvSpec) -> str:
     lines.append("- obs: the raw observation batch")
     if spec.conventions:
         lines += ["", "Conventions:"] + [f"- {c}" for c in spec.conventions]
+    if spec.settings:
+        shown = ", ".join(f"{k}={v!r}" for k, v in spec.settings.items())
+        lines += ["", f"Env settings for this run (keyword arguments of gym.make): {shown}"]
     if spec.termination:
         lines += ["", f"Episode end: {spec.termination}"]
     return "\n".join(lines)

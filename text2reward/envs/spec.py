@@ -11,7 +11,7 @@ import copy
 import difflib
 import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,10 @@ class EnvSpec:
     curated: bool = True
     module: str | None = None  # imported before the env is made (its gym.register calls run)
     requires: str | None = None  # what to install when `module` is missing, in words
+    # (settings, text): what ends an episode when every listed setting has that value
+    termination_when: tuple[tuple[dict[str, Any], str], ...] = ()
+    settings: dict[str, Any] = field(default_factory=dict)  # env kwargs in force, shown to the
+    # designer (set by `under`; empty: the spec's own)
 
     @property
     def feature_names(self) -> list[str]:
@@ -155,11 +159,31 @@ class EnvSpec:
         preset["env_kwargs"] = self.env_kwargs(task)
         return preset
 
-    def env_kwargs(self, task: Task | None) -> dict[str, Any]:
+    def env_kwargs(self, task: Task | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The kwargs of ``gym.make``: the spec's, the task's, then a run's (``extra``)."""
         kwargs = dict(self.make_kwargs)
         if task is not None:
             kwargs.update(task.env_kwargs)
+        kwargs.update(extra or {})
         return kwargs
+
+    def under(self, kwargs: dict[str, Any]) -> EnvSpec:
+        """This spec as the designer sees it when the env is made with ``kwargs``: the
+        settings that differ from the spec's own are listed, and the termination text is the
+        one written for them (with a caveat naming settings no text covers)."""
+        settings = {k: v for k, v in kwargs.items()
+                    if k not in self.make_kwargs or self.make_kwargs[k] != v}
+        termination, covered = self.termination, set()
+        for when, text in self.termination_when:
+            if all(k in kwargs and kwargs[k] == v for k, v in when.items()):
+                termination, covered = text, set(when)
+                break
+        others = [k for k in settings if k not in covered]
+        if others and termination:
+            listed = ", ".join(f"{k}={settings[k]!r}" for k in others)
+            termination += (f" (Written for the default settings: {listed} may change what "
+                            "ends an episode.)")
+        return replace(self, termination=termination, settings=settings)
 
 
 def _normalise(text: str) -> str:
@@ -216,6 +240,8 @@ def _parse_spec(path: Path) -> EnvSpec:
         tasks=tasks,
         module=raw.get("module"),
         requires=raw.get("requires"),
+        termination_when=tuple((dict(w["settings"]), " ".join(str(w["text"]).split()))
+                               for w in raw.get("termination_when", [])),
     )
 
 

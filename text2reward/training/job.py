@@ -35,6 +35,8 @@ class Job:
     stop_when_solved: bool = False  # end training once training episodes reliably succeed
     pool_path: str | None = None  # stored episodes (.npz) to score with the program (check)
     init_policy: str | None = None  # an SB3 policy .zip to start training from (warm start)
+    env_kwargs: dict[str, Any] = field(default_factory=dict)  # the run's gym.make settings,
+    # on top of the preset's (the spec's and the task's)
     # the user's package to import first (its gym.register calls) and the folder it is
     # imported from; default: what `use_env_module` set
     env_module: str | None = field(default_factory=lambda: _ENV_MODULE[0])
