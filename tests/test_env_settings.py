@@ -98,3 +98,25 @@ def test_a_free_form_back_flip_with_termination_off(tmp_path, fake_openai):
     assert best["score"] > 0.2, best  # turns; the pitch termination would stop it at 0.033
     result = json.loads((out / "rounds" / "r00" / "c00" / "result.json").read_text())
     assert result["eval"]["length"] == 200  # max_episode_steps:200, and nothing ends it sooner
+
+
+def test_a_free_form_task_without_success_file_says_it_ranks_by_env_return(tmp_path,
+                                                                          fake_openai):
+    out = tmp_path / "run"
+    proc = t2r("run", "--env", "CartPole-v1", "--task", "make the cart dance",
+               "--model", "openai/fake-model", "--api-base", fake_openai.api_base,
+               "--samples", "1", "--rounds", "2", "--timesteps", "1024", "--out", str(out),
+               env={"OPENAI_API_KEY": None})
+    assert proc.returncode == 0, proc.stderr
+    assert "no success criterion" in proc.stderr and "success criterion:" not in proc.stderr
+    assert "does not meet" not in proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["success"]["kind"] == "env-return"
+    assert summary["success"]["threshold"] is None
+    assert "no success criterion" in summary["success"]["metric"]
+    feedback = json.dumps(fake_openai.completions[1].body["messages"])
+    assert "task_score" not in feedback and "task score" not in feedback
+    assert "env_return: [" in feedback and "No success criterion is measured" in feedback
+    report = (out / "report.html").read_text()
+    assert "does not meet" not in report and "this run has no success criterion" in report
+    assert "the env&#x27;s own return; no success criterion" in report

@@ -283,13 +283,22 @@ def _execute(config, setup, designer, store, restored, interactive=False, render
             signal.signal(sig, handler)
         store.close()
     console.print(summary_table(summary))
-    best = summary["best"]
-    verdict = "meets" if best.get("success") else "does not meet"
-    console.print(f"best: round {best['round']} candidate {best['index']}, score "
-                  f"{best['score']:.4g} ({verdict} the success criterion: {setup.metric})")
+    console.print(_best_line(summary["best"], setup))
     console.print(f"best reward: {out / 'best_reward.py'}")
     _report_after_run(out)
     click.echo(f"run folder: {out}")
+
+
+def _best_line(best: dict, setup) -> str:
+    """The end-of-run verdict: against the success criterion, or saying plainly there is none."""
+    at = f"best: round {best['round']} candidate {best['index']}, score {best['score']:.4g}"
+    if setup.threshold is not None:
+        verdict = "meets" if best.get("success") else "does not meet"
+        return f"{at} ({verdict} the success criterion: {setup.metric})"
+    if setup.score_kind == "env-return":
+        return (f"{at}: the env's own return, by which candidates were ranked; this task has no "
+                "success criterion (pass --success FILE with score(episode) and THRESHOLD)")
+    return f"{at}: {setup.metric} (ranked by it; the success file sets no THRESHOLD)"
 
 
 def _report_after_run(out: Path) -> None:

@@ -91,6 +91,12 @@ def _overview(run: Run) -> str:
     )
     if best is None:
         verdict = '<p class="bad">No candidate was trained.</p>'
+    elif success.get("threshold") is None:  # nothing to meet: say what ranked the candidates
+        verdict = (
+            f"<p>Best: round {best['round']} candidate {best['index']} "
+            f"({_e(best.get('origin') or '')}), ranked by {_e(success.get('metric'))}; this run "
+            f"has no success criterion.</p>"
+        )
     else:
         meets = "meets" if best.get("success") else "does not meet"
         verdict = (
@@ -117,7 +123,7 @@ def _task_section(run: Run) -> str:
         "task": "the curated task's ground-truth score",
         "user": "the user's success file",
         "proposed": "a success function proposed by the designer",
-        "env_return": "the env's own return",
+        "env-return": "the env's own return; no success criterion",
     }
     rows = [
         ("env", s.get("env")),

@@ -71,7 +71,9 @@ def findings(result: dict[str, Any]) -> list[dict[str, Any]]:
     scores = _series(snaps, "score")
     rewards = _series(snaps, "reward_return")
     solved = threshold is not None and final.get("score", -np.inf) >= threshold
-    hacking = _hacking(snaps, scores, rewards)
+    # the env's own return is no task criterion: a reward that departs from it is no hacking
+    hacking = None if result.get("score_kind") == "env-return" else _hacking(snaps, scores,
+                                                                               rewards)
     if not solved and hacking:
         out.append({"kind": "reward_hacking", "evidence": hacking})
     if threshold is not None and scores and max(scores) >= threshold and not solved:
@@ -112,14 +114,19 @@ def reflect(result: dict[str, Any]) -> str:
              "(per-episode sums):"]
     for name in final.get("components", {}):
         lines.append(_line(name, _series(snaps, name, component=True)))
-    lines.append(_line("task_score", _series(snaps, "score")))
+    env_return = result.get("score_kind") == "env-return"  # no success criterion to report
+    lines.append(_line("env_return" if env_return else "task_score", _series(snaps, "score")))
     lines.append(_line("episode_length", _series(snaps, "length")))
     rate = final.get("success_rate")
-    lines.append(f"Final policy: task score {final.get('score', 0):.3g}"
+    lines.append(f"Final policy: {'env return' if env_return else 'task score'} "
+                 f"{final.get('score', 0):.3g}"
                  + (f", success rate {rate:.0%}" if rate is not None else "")
                  + f", episode length {final.get('length', 0):.0f}, "
                  f"{final.get('terminated', 0)} of {final.get('episodes', 0)} episodes "
                  "terminated early.")
+    if env_return:
+        lines.append("(No success criterion is measured for this task: the env's own return "
+                     "is reported, and it may reward other behaviour than the task.)")
     found = findings(result)
     if found:
         lines.append("Findings:")

@@ -22,6 +22,10 @@ class Scorer:
     metric: str
 
 
+ENV_RETURN_METRIC = ("the env's own episode return (no success criterion: candidates are ranked "
+                     "by it, with no threshold)")
+
+
 def _env_return(ep: Episode) -> float:
     return ep.env_return
 
@@ -33,7 +37,7 @@ def load_scorer(spec: EnvSpec, task: str | None, success_path: str | None) -> Sc
     if task is not None:
         t = spec.tasks[task]
         return Scorer(t.score_fn(), t.success_threshold, "task", t.success_metric)
-    return Scorer(_env_return, None, "env-return", "the env's own episode return")
+    return Scorer(_env_return, None, "env-return", ENV_RETURN_METRIC)
 
 
 def load_user_scorer(path: str | Path) -> Scorer:
