@@ -40,7 +40,7 @@ def test_k_samples_in_one_request(fake_openai: FakeOpenAI, ctx: DesignContext) -
     candidates, exchanges = d.propose(ctx, 3)
     assert len(fake_openai.completions) == 1
     body = fake_openai.completions[0].body
-    assert body["n"] == 3 and body["model"] == "fake-model" and body["max_tokens"] == 1500
+    assert body["n"] == 3 and body["model"] == "fake-model" and body["max_tokens"] == 8192
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
     assert "CartPole-v1" in body["messages"][1]["content"]
     assert len(candidates) == 3 and all(c.source and c.error is None for c in candidates)

@@ -34,6 +34,9 @@ class Candidate:
     error: str | None = None
     origin: str = ""
     params: dict[str, float] | None = None  # the offline family's parameters, if any
+    # how the program was found in the reply and adapted: {"kind", "blocks", "taken",
+    # "joined", "note", "adapted": [one line per change]} (LLM candidates only)
+    extraction: dict[str, Any] | None = None
 
 
 @dataclass

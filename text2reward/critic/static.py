@@ -101,14 +101,24 @@ class _Checker(ast.NodeVisitor):
         self.type_checks: set[int] = set()  # ids of nodes that are isinstance's second argument
         self.module_names: set[str] = set()  # module-level constants: read-only for functions
         self.depth = 0  # function nesting
+        self.lazy_annotations = False  # `from __future__ import annotations`: never evaluated
+        self.mutable_names: set[str] = set()  # module-level dicts and arrays
+        self.functions: set[str] = set()  # module-level function names
+        self.aliases: set[str] = set()  # locals of the current function that alias module state
 
     def _refuse_module_mutation(self, node: ast.AST, target: ast.AST, how: str) -> None:
         while isinstance(target, (ast.Subscript, ast.Attribute)):
             target = target.value
-        if self.depth and isinstance(target, ast.Name) and target.id in self.module_names:
+        if not (self.depth and isinstance(target, ast.Name)):
+            return
+        if target.id in self.module_names:
             self.refuse(node, f"{how} {target.id}", "module-level constants are shared by every "
                         "call; mutating them makes the reward depend on history",
                         f"copy it first (local = dict({target.id}) or np.array({target.id}))")
+        elif target.id in self.aliases:
+            self.refuse(node, f"{how} {target.id}", f"{target.id} is module-level state under "
+                        "another name; mutating it makes the reward depend on history",
+                        "copy it first (np.array(...) or dict(...)) and change the copy")
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
         if isinstance(node.ctx, (ast.Store, ast.Del)):
@@ -121,6 +131,7 @@ class _Checker(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
+        self._check_defaults(node, "lambda")
         self.depth += 1
         self.generic_visit(node)
         self.depth -= 1
@@ -143,12 +154,36 @@ class _Checker(ast.NodeVisitor):
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         self._check_binding(node, node.name, "function")
+        self._check_defaults(node, node.name)
+        outer = self.aliases
+        self.aliases = outer | _aliases_of(node, self.mutable_names | self.module_names)
         self.depth += 1
+        if self.lazy_annotations:
+            node.returns = None  # never evaluated: not checked (the tree is the checker's own)
         self.generic_visit(node)
         self.depth -= 1
+        self.aliases = outer
+
+    def _check_defaults(self, node: ast.FunctionDef | ast.Lambda, name: str) -> None:
+        """A mutable default is created once and kept between calls: state."""
+        args = node.args
+        for default in [*args.defaults, *(d for d in args.kw_defaults if d is not None)]:
+            if not _immutable_default(default, self.mutable_names):
+                self.refuse(default, f"mutable default argument of {name}", "a default value is "
+                            "created once and kept between calls, so the reward would depend on "
+                            "how often it was called", "remove the parameter and compute the "
+                            "value inside the function (a reward must be a pure function of "
+                            "state, action and next_state)")
 
     def visit_arg(self, node: ast.arg) -> None:
         self._check_binding(node, node.arg, "parameter")
+        if self.lazy_annotations:
+            node.annotation = None
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if self.lazy_annotations or self.depth:  # local annotations are never evaluated
+            node.annotation = ast.Constant(None)
         self.generic_visit(node)
 
     def visit_alias(self, node: ast.alias) -> None:
@@ -185,15 +220,18 @@ class _Checker(ast.NodeVisitor):
             self.visit_alias(alias)
             if alias.name not in ALLOWED_MODULES:
                 self.refuse(node, f"import {alias.name}", "only numpy and math may be imported",
-                            "compute everything from state, action and next_state with numpy")
+                            _import_fix(alias.name))
             elif alias.name == "numpy":
                 self.numpy_aliases.add(alias.asname or "numpy")
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = node.module or ""
+        if module == "__future__" and not node.level and self.depth == 0 \
+                and all(a.name == "annotations" and a.asname is None for a in node.names):
+            return  # a compiler directive: annotations are kept as text, never evaluated
         if node.level or module not in ALLOWED_MODULES:
             self.refuse(node, f"from {module} import", "only numpy and math may be imported",
-                        "use `import numpy as np` or `import math`")
+                        _import_fix(module))
             return
         for alias in node.names:
             self.visit_alias(alias)
@@ -224,9 +262,15 @@ class _Checker(ast.NodeVisitor):
         attr = node.attr
         if isinstance(node.ctx, (ast.Store, ast.Del)):
             store = isinstance(node.ctx, ast.Store)
-            self.refuse(node, f".{attr} = ..." if store else f"del .{attr}",
-                        "assigning or deleting attributes mutates modules and inputs the "
-                        "program does not own", "compute new values into local variables")
+            owner = node.value.id if isinstance(node.value, ast.Name) else None
+            if owner in self.functions:
+                self.refuse(node, f"{owner}.{attr} = ...", "a function attribute keeps state "
+                            "between calls, so the reward would depend on history",
+                            "compute the value from state, action and next_state on each call")
+            else:
+                self.refuse(node, f".{attr} = ..." if store else f"del .{attr}",
+                            "assigning or deleting attributes mutates modules and inputs the "
+                            "program does not own", "compute new values into local variables")
         if attr.startswith("_"):
             self.refuse(node, f".{attr}", "private and dunder attributes reach internals",
                         "use the public features of state/next_state and numpy functions")
@@ -288,6 +332,8 @@ def _check_module_level(tree: ast.Module, checker: _Checker) -> None:
                 and _is_constant(stmt.value, names)):
             names.update(t.id for t in targets)
             checker.module_names.update(t.id for t in targets)
+            if not _immutable_default(stmt.value, checker.mutable_names):
+                checker.mutable_names.update(t.id for t in targets)
             continue
         hint = ("module-level lists and sets are mutable state; use a tuple" if isinstance(
             getattr(stmt, "value", None), (ast.List, ast.Set, ast.ListComp, ast.SetComp))
@@ -362,6 +408,160 @@ def _is_constant(node: ast.AST | None, names: frozenset[str] | set[str] = frozen
     return False
 
 
+IMMUTABLE_CALLS = frozenset("float int bool tuple abs round min max str frozenset".split())
+TYPING_MODULES = ("typing", "numpy.typing", "typing_extensions", "collections.abc")
+
+
+def _immutable_default(node: ast.AST, mutable_names: set[str]) -> bool:
+    """Numbers, strings, None, tuples of those, arithmetic on them, math functions and a few
+    builtins over them, and names of module constants that are not dicts or arrays."""
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.Name):
+        return node.id not in mutable_names
+    if isinstance(node, ast.Tuple):
+        return all(_immutable_default(e, mutable_names) for e in node.elts)
+    if isinstance(node, ast.UnaryOp):
+        return _immutable_default(node.operand, mutable_names)
+    if isinstance(node, ast.BinOp):
+        return all(_immutable_default(n, mutable_names) for n in (node.left, node.right))
+    if isinstance(node, ast.Attribute):  # math.pi, np.pi
+        return (isinstance(node.value, ast.Name) and node.value.id in ("math", "np", "numpy")
+                and node.attr in ("pi", "e", "inf", "nan", "tau"))
+    if isinstance(node, ast.Call):
+        func = node.func
+        pure = (isinstance(func, ast.Name) and func.id in IMMUTABLE_CALLS) or (
+            isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+            and func.value.id == "math")
+        return pure and all(_immutable_default(a, mutable_names) for a in node.args)
+    return False
+
+
+VIEW_FUNCTIONS = frozenset("asarray reshape ravel squeeze transpose atleast_1d".split())
+
+
+def _aliases_of(fn: ast.FunctionDef, shared: set[str]) -> set[str]:
+    """Locals of ``fn`` bound to module-level state itself or a view of it (``w = W``,
+    ``w = W[:2]``, ``w = np.asarray(W)``), whose mutation would change that state."""
+    aliases: set[str] = set()
+
+    def refers(value: ast.AST) -> bool:
+        if isinstance(value, ast.Name):
+            return value.id in shared or value.id in aliases
+        if isinstance(value, ast.Subscript):
+            return refers(value.value)
+        if isinstance(value, ast.Attribute) and value.attr == "T":
+            return refers(value.value)
+        if isinstance(value, ast.Call) and value.args and isinstance(value.func, ast.Attribute):
+            if value.func.attr in VIEW_FUNCTIONS:
+                return refers(value.args[0]) or refers(value.func.value)
+        return False
+
+    for _ in range(2):  # aliases of aliases
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Assign) and refers(node.value):
+                aliases |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+            elif isinstance(node, ast.For) and refers(node.iter) and isinstance(node.target,
+                                                                               ast.Name):
+                aliases.add(node.target.id)
+    return aliases
+
+
+def _import_fix(module: str) -> str:
+    """What to do instead of importing ``module``."""
+    if module.split(".")[0] == "torch":
+        return ("torch is not available: the state is numpy arrays; write np.X for torch.X "
+                "(np.exp, np.clip, np.linalg.norm(x, axis=-1) for torch.norm(x, dim=-1)), "
+                "remove @torch.jit.script and the torch type annotations")
+    if module in TYPING_MODULES:
+        return ("typing names may appear only in annotations; this program uses them in "
+                "code too: write plain code without them")
+    if module == "__future__":
+        return "only `from __future__ import annotations` is allowed"
+    return "compute everything from state, action and next_state with numpy (`import numpy as np`)"
+
+
+REDUCTIONS = frozenset("sum mean max min prod std var norm any all median amax amin ptp "
+                       "count_nonzero float int len".split())
+
+
+def _check_batches(tree: ast.Module, checker: _Checker) -> None:
+    """Code that treats a batch as one env, found before it runs: ``math.cos`` of a feature,
+    ``next_state[:, 2]``, and ``action[0]`` or ``next_state.x[0]`` (the first env only)."""
+    defs = [s for s in tree.body if isinstance(s, ast.FunctionDef) and s.name == ENTRY_POINT]
+    if not defs:
+        return
+    fn = defs[-1]
+    params = [a.arg for a in fn.args.posonlyargs + fn.args.args][:3]
+    if len(params) != 3 or any(isinstance(n, ast.Name) and n.id in params
+                               and not isinstance(n.ctx, ast.Load) for n in ast.walk(fn)):
+        return
+    state_names, action = {params[0], params[2]}, params[1]
+    batch = _batch_names(fn, set(params))
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+            _check_batch_subscript(node, state_names, action, checker)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+              and isinstance(node.func.value, ast.Name) and node.func.value.id == "math"
+              and any(_reads(a, batch) for a in node.args)):
+            name = node.func.attr
+            checker.refuse(node, f"math.{name} on a batch", f"math.{name} takes one number, "
+                           "but features and actions are arrays with one row per env",
+                           f"use np.{name} (or the numpy equivalent), which works element-wise")
+
+
+def _check_batch_subscript(node: ast.Subscript, state_names: set[str], action: str,
+                           checker: _Checker) -> None:
+    value, index = node.value, node.slice
+    if isinstance(value, ast.Name) and value.id in state_names and not (
+            isinstance(index, ast.Constant) and isinstance(index.value, str)):
+        checker.refuse(node, f"{value.id}[...]", f"{value.id} is a view with one attribute per "
+                       "named feature, not an array", f"use {value.id}.<feature> (see the "
+                       f"feature list) or {value.id}.obs[:, i] for raw observation column i")
+        return
+    first = isinstance(index, ast.Constant) and isinstance(index.value, int) or (
+        isinstance(index, ast.UnaryOp) and isinstance(index.operand, ast.Constant))
+    is_action = isinstance(value, ast.Name) and value.id == action
+    is_feature = (isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name)
+                  and value.value.id in state_names)
+    if first and (is_action or is_feature):
+        text = ast.unparse(node)
+        whole = ast.unparse(value)
+        checker.refuse(node, text, f"the first axis of {whole} is the batch of envs, so {text} "
+                       "is one env's value, not a per-env column",
+                       f"index the last axis: {whole}[:, {ast.unparse(index)}] (or "
+                       f"{whole}[..., {ast.unparse(index)}])")
+
+
+def _batch_names(fn: ast.FunctionDef, params: set[str]) -> set[str]:
+    """Locals holding per-env arrays: the parameters and what is computed from them, except
+    through reductions over the whole batch (np.sum(x), x.mean(), float(x), len(x))."""
+    names = set(params)
+    for _ in range(4):
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Assign) and _reads(node.value, names):
+                names |= {n.id for t in node.targets for n in ast.walk(t)
+                          if isinstance(n, ast.Name)}
+    return names
+
+
+def _reads(node: ast.AST, names: set[str]) -> bool:
+    """``node`` reads a per-env array (not only through a whole-batch reduction)."""
+    if isinstance(node, ast.Name):
+        return node.id in names
+    if isinstance(node, ast.Call):
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if name in REDUCTIONS and not any(k.arg in ("axis", "keepdims") for k in node.keywords):
+            return False
+        if isinstance(func, ast.Attribute) and _reads(func.value, names):
+            return True
+        return any(_reads(a, names) for a in [*node.args, *(k.value for k in node.keywords)])
+    if isinstance(node, ast.Subscript):
+        return _reads(node.value, names)
+    return any(_reads(child, names) for child in ast.iter_child_nodes(node))
+
+
 def _check_entry_point(tree: ast.Module, checker: _Checker) -> None:
     defs = [s for s in tree.body if isinstance(s, ast.FunctionDef) and s.name == ENTRY_POINT]
     if not defs:
@@ -391,9 +591,13 @@ def check_source(source: str, filename: str = "<reward>") -> list[Finding]:
         return [Finding(0, "nesting", "expressions are nested too deeply to parse",
                         "split deep expressions into named intermediate values")]
     checker = _Checker()
+    checker.lazy_annotations = any(
+        isinstance(s, ast.ImportFrom) and s.module == "__future__" for s in tree.body)
+    checker.functions = {s.name for s in tree.body if isinstance(s, ast.FunctionDef)}
     try:
         _check_module_level(tree, checker)
         _check_entry_point(tree, checker)
+        _check_batches(tree, checker)
         # Imports first, so aliases are known before attributes are checked.
         for stmt in tree.body:
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):

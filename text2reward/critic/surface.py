@@ -91,7 +91,10 @@ def vetted_math() -> types.ModuleType:
 def safe_builtins() -> dict[str, object]:
     """Builtins for program execution, with an importer limited to numpy and math."""
     table = {name: getattr(builtins, name) for name in SAFE_BUILTINS}
-    modules = {"numpy": vetted_numpy(), "math": vetted_math()}
+    future = types.ModuleType("__future__")
+    future.annotations = None  # `from __future__ import annotations` binds a name; its value
+    # (the compiler flag's description) is of no use to a program
+    modules = {"numpy": vetted_numpy(), "math": vetted_math(), "__future__": future}
 
     def restricted_import(name, globals=None, locals=None, fromlist=(), level=0):
         if not level and name in modules:

@@ -38,6 +38,9 @@ RETRYABLE = (
     litellm.Timeout,
 )
 MAX_DELAY_S = 60.0
+# Room for reasoning models, which spend thousands of tokens thinking before they answer; a
+# reply cut off anyway is answered with a request for a shorter program (llm/designer.py).
+DEFAULT_MAX_TOKENS = 8192
 _PREFIX = re.compile(r"^(?:(?:litellm\.)?\w+(?:Error|Exception)(?::| -) )+")
 Messages = list[dict[str, str]]
 
@@ -50,7 +53,7 @@ class LLMClient:
         model: str,
         api_base: str | None = None,
         temperature: float = 1.0,
-        max_tokens: int = 1500,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
         timeout_s: float = 120,
         max_retries: int = 4,
         backoff_s: float = 1.0,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from text2reward.critic.adapt import adapt
 from text2reward.designer import Candidate, DesignContext, Exchange, Feedback
-from text2reward.llm.client import LLMClient
-from text2reward.llm.extract import extract_program
+from text2reward.llm.client import DEFAULT_MAX_TOKENS, LLMClient
+from text2reward.llm.extract import extract, extract_program
 from text2reward.llm.prompts import (
     analysis_messages,
     critique_messages,
@@ -31,7 +32,7 @@ class LLMDesigner:
         model: str,
         api_base: str | None = None,
         temperature: float = 1.0,
-        max_tokens: int = 1500,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
         timeout_s: float = 120,
         max_retries: int = 4,
         backoff_s: float = 1.0,
@@ -100,10 +101,18 @@ class LLMDesigner:
 
     def _candidates(self, exchange: Exchange, origin: str) -> list[Candidate]:
         reasons = exchange.usage.get("finish_reasons") or []
-        out = []
-        for i, reply in enumerate(exchange.replies):
-            code, error = extract_program(reply)
-            if code is None and i < len(reasons) and reasons[i] == "length":
-                error = f"{error} (the reply was cut off at max_tokens={self.client.max_tokens})"
-            out.append(Candidate(code, reply, error, origin))
-        return out
+        return [self.candidate(reply, reasons[i] if i < len(reasons) else None, origin)
+                for i, reply in enumerate(exchange.replies)]
+
+    def candidate(self, reply: str, finish_reason: str | None, origin: str) -> Candidate:
+        """The program meant by ``reply``, its harmless habits adapted, with a record of
+        which block was taken, why, and what was changed (``Candidate.extraction``)."""
+        found = extract(reply, finish_reason)
+        record = {**found.as_dict(), "finish_reason": finish_reason, "adapted": []}
+        error = found.error
+        if error and finish_reason == "length":
+            error = error.replace("at max_tokens", f"at max_tokens={self.client.max_tokens}")
+        code = found.code
+        if code is not None:
+            code, record["adapted"] = adapt(code)
+        return Candidate(code, reply, error, origin, extraction=record)
