@@ -89,6 +89,7 @@ def test_a_free_form_back_flip_with_termination_off(tmp_path, fake_openai):
                "--env-kwargs", "max_episode_steps:200", "--out", str(out),
                env={"OPENAI_API_KEY": None})
     assert proc.returncode in (0, 1), proc.stderr  # 1: below the threshold of 1 turn
+    assert "did you mean --task back_flip?" in proc.stderr  # its own success is not used
     config = json.loads((out / "config.json").read_text())
     assert config["env_kwargs"] == {"terminate_when_unhealthy": False, "max_episode_steps": 200}
     prompt = json.dumps(fake_openai.completions[0].body["messages"])

@@ -159,6 +159,10 @@ def run(config_file, interactive=False, env_module=None, env_kwargs=(), **option
     _use_env_module(values.get("env_module"))
     config = RunConfig(**values, command=["text2reward", *sys.argv[1:]])
     setup, designer = prepare(config)
+    close = setup.spec.close_tasks(config.task) if setup.task is None else []
+    if close:  # a free-form task close to a curated one: its ground-truth success is not used
+        console.print(f"note: {config.task!r} is not a curated task of {config.env}, so it has "
+                      f"no ground-truth success; did you mean --task {close[0]}?")
     out = Path(config.out) if config.out else default_run_dir(config.env, config.task)
     config.out = str(out)
     store = RunStore.create(out, config.to_dict())
@@ -408,7 +412,10 @@ def _task(spec, name: str | None):
         return None
     task = spec.task(name)
     if task is None:
-        raise UsageError(f"{spec.env_id} has no task {name!r}; tasks: {', '.join(spec.tasks)}")
+        close = spec.close_tasks(name)
+        hint = f": did you mean --task {' or --task '.join(close[:2])}?" if close else ""
+        raise UsageError(f"{spec.env_id} has no task {name!r}{hint} "
+                         f"(tasks: {', '.join(spec.tasks) or 'none, it has no curated spec'})")
     return task
 
 
@@ -764,7 +771,9 @@ def _task_of(key: str):
         raise UsageError(f"--task {key!r}: write ENV:TASK, e.g. Hopper-v5:hop")
     spec = load_spec(env_id)
     if name not in spec.tasks:
-        raise UsageError(f"{env_id} has no task {name!r}; tasks: {', '.join(spec.tasks)}")
+        close = spec.close_tasks(name)
+        hint = f": did you mean --task {env_id}:{close[0]}?" if close else ""
+        raise UsageError(f"{env_id} has no task {name!r}{hint} (tasks: {', '.join(spec.tasks)})")
     return spec.tasks[name]
 
 

@@ -97,6 +97,14 @@ def adjust(family: Family, params: dict[str, float],
     return out
 
 
+def did_you_mean(env_id: str, text: str) -> str:
+    """"did you mean --task back_flip?" when ``text`` is close to a curated task, else ""."""
+    from text2reward.envs.spec import load_spec
+
+    close = load_spec(env_id).close_tasks(text)
+    return f"did you mean --task {' or --task '.join(close[:2])}?" if close else ""
+
+
 class OfflineDesigner:
     """Designer for curated tasks that evolves the task's reward family."""
 
@@ -109,10 +117,12 @@ class OfflineDesigner:
     @staticmethod
     def family_for(task: Task | None, task_text: str, env_id: str) -> Family:
         if task is None or task.family is None:
+            hint = did_you_mean(env_id, task_text)
             raise UsageError(
                 f"the offline designer knows only the curated tasks of {env_id} "
-                f"(`text2reward envs {env_id}`); for the task {task_text!r} pass --model with a "
-                "litellm model (e.g. openai/gpt-4o-mini with OPENAI_API_KEY set, or --api-base URL)"
+                f"(`text2reward envs {env_id}`){f': {hint} For' if hint else '; for'} the task "
+                f"{task_text!r}{' as written,' if hint else ''} pass --model with a litellm model "
+                "(e.g. openai/gpt-4o-mini with OPENAI_API_KEY set, or --api-base URL)"
             )
         return task.family
 

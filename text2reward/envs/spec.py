@@ -148,6 +148,25 @@ class EnvSpec:
         close = difflib.get_close_matches(wanted, list(descriptions), n=1, cutoff=0.9)
         return descriptions[close[0]] if close else None
 
+    def close_tasks(self, text: str) -> list[str]:
+        """Curated task names ``text`` probably means ('backflip', 'make the hopper do a back
+        flip' -> back_flip), best first: a name written inside the text (spaces and
+        underscores aside), else a name or description close to the text (difflib)."""
+        words = _normalise(text).split()
+        scores: dict[str, float] = {}
+        for task in self.tasks.values():
+            name = _normalise(task.name).split()
+            spans = ("".join(words[i:i + n]) for n in range(1, len(name) + 2)
+                     for i in range(len(words) - n + 1))
+            if "".join(name) in spans:
+                scores[task.name] = 2.0
+                continue
+            ratio = max(difflib.SequenceMatcher(None, " ".join(words), target).ratio()
+                        for target in (" ".join(name), _normalise(task.description)))
+            if ratio >= 0.6:
+                scores[task.name] = ratio
+        return sorted(scores, key=lambda n: -scores[n])
+
     def training_preset(self, task: Task | None) -> dict[str, Any]:
         """The env's training preset with the task's overrides applied."""
         preset = copy.deepcopy(self.training)  # callers (and SB3) may mutate nested dicts
