@@ -30,16 +30,35 @@ def validate_output(reward: np.ndarray, components: dict[str, Any], n_envs: int,
     """
     if reward.shape != (n_envs,):
         raise RewardFault(f"reward has shape {reward.shape}, expected ({n_envs},): "
-                          "one value per env")
+                          f"one value per env; {shape_hint(reward.shape, n_envs)}")
     if finite and not math.isfinite(reward.sum()):
         raise RewardFault("reward contains NaN or inf; guard divisions and logs (np.clip, eps)")
     for name, value in components.items():
         if type(value) is not np.ndarray:
             value = np.asarray(value)
         if value.shape != (n_envs,):
-            raise RewardFault(f"component {name!r} has shape {value.shape}, expected ({n_envs},)")
+            raise RewardFault(f"component {name!r} has shape {value.shape}, expected "
+                              f"({n_envs},); {shape_hint(value.shape, n_envs)}")
         if value.dtype.kind not in "fiub" or finite and not math.isfinite(value.sum()):
             raise RewardFault(f"component {name!r} is not a finite number array")
+
+
+def shape_hint(shape: tuple[int, ...], n: int) -> str:
+    """What usually produces a wrong shape, and the fix."""
+    if shape == ():
+        return ("a single number: a reduction over the whole batch (np.sum / np.mean / max "
+                "without axis=-1) or a constant; keep one value per env (axis=-1, or "
+                "np.full_like(next_state.<feature>, c, dtype=float) for a constant)")
+    if shape == (n, n):
+        return (f"an ({n}, 1) array (keepdims=True or [:, None]) was combined with an ({n},) "
+                "array; reduce with axis=-1 and without keepdims")
+    if len(shape) == 2 and shape[0] == n:
+        return ("a vector per env: reduce it over the last axis (np.sum(x, axis=-1), "
+                "np.linalg.norm(x, axis=-1)) or take one column (x[:, i])")
+    if len(shape) == 1 and shape[0] != n:
+        return ("the first axis must be the batch of envs: index features as x[:, i], not "
+                "x[i], and reduce over axis=-1, not axis=0")
+    return "every feature's first axis is the batch of envs; keep it"
 
 
 class RejectedProgram(Exception):

@@ -1,7 +1,9 @@
 """Runtime critic: call a program on real state batches from the env and judge what it returns.
 
 Runs inside a sandboxed worker. Batches come from random rollouts of real envs, terminal
-states included, so the program meets the states it will meet in training.
+states included, so the program meets the states it will meet in training; probes add states
+at the termination limits and observation bounds, where NaN and inf hide (critic/probes.py).
+Every finding names the program line, component and state it comes from.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import signal
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +21,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from text2reward.critic.probes import Probe, probe_rows, probes
 from text2reward.envs.layout import ObsLayout, StateLayout
 from text2reward.envs.sim import INFO_KEY, SimFeatures
 from text2reward.envs.spec import EnvSpec
@@ -131,45 +135,155 @@ def _deadline(seconds: float):
 
 
 def _call(spec: EnvSpec, layout: StateLayout, program: RewardProgram, obs, actions, next_obs):
+    reward, components = _raw_call(spec, layout, program, obs, actions, next_obs)
+    validate_output(reward, components, len(obs))
+    return reward, {k: np.asarray(v, dtype=np.float64) for k, v in components.items()}
+
+
+def _raw_call(spec: EnvSpec, layout: StateLayout, program: RewardProgram, obs, actions,
+              next_obs):
     action = np.array(actions)
     action.flags.writeable = False
     state = StateView.from_rows(spec, layout, obs)
     next_state = StateView.from_rows(spec, layout, next_obs)
     with _deadline(CALL_DEADLINE_S):
-        reward, components = program(state, action, next_state)
-    validate_output(reward, components, len(obs))
-    return reward, {k: np.asarray(v, dtype=np.float64) for k, v in components.items()}
+        return program(state, action, next_state)
 
 
-def _describe_exception(exc: BaseException) -> str:
+# Exception messages of code that treats a batch as one env, and what to do instead.
+_HINTS = (
+    ("truth value of an array", "a batch was used as one value (if / and / or / while / max() "
+     "on an array): write np.where(condition, a, b), &, | and np.maximum instead"),
+    ("arrays can be converted to python scalars", "math.X, float() or int() got a batch: use "
+     "np.X, which works element-wise"),
+    ("0-dimensional arrays can be converted", "math.X, float() or int() got a batch: use np.X"),
+    ("too many indices for array", "a per-env feature has shape (n_envs,): use it directly "
+     "instead of x[:, i]"),
+    ("could not be broadcast", "arrays of different shapes were combined: scalar features are "
+     "(n_envs,), vector features (n_envs, k); reduce vectors with axis=-1 first"),
+)
+
+
+def _describe_exception(exc: BaseException, source: str = "") -> str:
+    """The exception, the program line it happened on (with its text) and a fix if known."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == "<reward>"]
-    where = f" (line {frames[-1].lineno}: {frames[-1].line})" if frames else ""
+    where = ""
+    if frames:
+        lineno = frames[-1].lineno or 0
+        lines = source.splitlines()
+        text = lines[lineno - 1].strip() if 0 < lineno <= len(lines) else frames[-1].line
+        where = f" (line {lineno}: {text})" if text else f" (line {lineno})"
     if isinstance(exc, ValueError) and "read-only" in str(exc):
         return f"the program writes into its inputs{where}: state, next_state and action are " \
                "read-only; compute into new arrays (np.copy, np.where)"
-    return f"{type(exc).__name__}: {exc}{where}"
+    message = f"{type(exc).__name__}: {exc}{where}"
+    hint = next((h for key, h in _HINTS if key in str(exc).lower()), None)
+    return f"{message}; {hint}" if hint else message
+
+
+def _state_text(spec: EnvSpec, layout: StateLayout, rows: np.ndarray, row: int) -> str:
+    """The scalar features of one row, for a message."""
+    view = StateView.from_rows(spec, layout, rows[row:row + 1])
+    parts = []
+    for name in spec.feature_names:
+        try:
+            value = np.asarray(getattr(view, name), dtype=np.float64)
+        except Exception:  # a feature that cannot be read here is left out
+            continue
+        if value.size == 1:
+            parts.append(f"{name}={value.item():.4g}")
+    return ", ".join(parts[:8])
+
+
+def _nonfinite(reward: np.ndarray, components: dict[str, Any]) -> tuple[list[str], int] | None:
+    """(components that are NaN/inf, first env where the reward is), or None if all finite."""
+    reward = np.asarray(reward, dtype=np.float64)
+    bad_rows = np.flatnonzero(~np.isfinite(reward)) if reward.ndim == 1 else []
+    names = [k for k, v in components.items()
+             if not np.all(np.isfinite(np.asarray(v, dtype=np.float64)))]
+    if not len(bad_rows) and not names:
+        return None
+    return names, int(bad_rows[0]) if len(bad_rows) else 0
+
+
+def _check_batch(spec: EnvSpec, layout: StateLayout, program: RewardProgram, batch,
+                 where: str | Callable[[int], str] = "") -> tuple[np.ndarray, dict] | str:
+    """Call on one batch: (reward, components), or a message naming what went wrong.
+    ``where`` says which states these are (a function of the row for probes)."""
+    obs, actions, next_obs = batch
+    place = where if callable(where) else (lambda row: where)
+    try:
+        reward, components = _raw_call(spec, layout, program, obs, actions, next_obs)
+        shapes_only = {k: np.asarray(v) for k, v in components.items()}
+        validate_output(np.asarray(reward), shapes_only, len(obs), finite=False)
+    except (RewardFault, CallTimeout) as exc:
+        return str(exc)
+    except Exception as exc:  # untrusted code: every failure is reported back to the designer
+        return _describe_exception(exc, program.source) + place(-1)
+    bad = _nonfinite(reward, components)
+    if bad is not None:
+        names, row = bad
+        what = (f"component{'s' if len(names) > 1 else ''} {', '.join(map(repr, names))}"
+                if names else "the reward")
+        return (f"{what} {'are' if len(names) > 1 else 'is'} NaN or inf{place(row)} "
+                f"(next_state: {_state_text(spec, layout, next_obs, row)}); guard the term: "
+                "np.clip the argument of sqrt/log/arccos into its domain, add a small eps to "
+                "divisors")
+    return reward, {k: np.asarray(v, dtype=np.float64) for k, v in components.items()}
+
+
+def _probe(spec: EnvSpec, layout: StateLayout, program: RewardProgram, batch,
+           bounds) -> list[str]:
+    """Findings at the termination limits and observation bounds (one per feature). Each
+    probe is one batch: the first state, next states with one feature set to each value."""
+    findings = []
+    obs, actions, _ = batch
+    for probe in probes(spec, layout, *bounds):
+        if len(probe.values) < 2:  # a batch of one row would hide shape mistakes
+            probe.values, probe.why = probe.values * 2, probe.why * 2
+        n = len(probe.values)
+        rows = np.repeat(obs[:1], n, axis=0)
+        acts = np.repeat(np.asarray(actions)[:1], n, axis=0)
+
+        def where(row: int, probe: Probe = probe) -> str:
+            if row < 0:
+                return f" (with next_state.{probe.feature} at its limits)"
+            return f" when next_state.{probe.feature} = {probe.values[row]:g}, {probe.why[row]}"
+
+        checked = _check_batch(spec, layout, program, (rows, acts, probe_rows(probe, obs)),
+                               where)
+        if isinstance(checked, str):
+            findings.append(checked)
+    return findings
 
 
 def runtime_check(spec: EnvSpec, program: RewardProgram, env_kwargs: dict,
                   seed: int = 0) -> Verdict:
-    """Judge ``program`` on real batches: shapes, finiteness, signal, determinism, cost."""
+    """Judge ``program`` on real batches and on probes at the termination limits and
+    observation bounds: shapes, finiteness, signal, determinism, cost. Every finding is
+    listed, not only the first."""
     layout, batches = collect_batches(spec, env_kwargs, seed=seed)
+    findings: list[str] = []
     rewards, mismatched = [], 0
     start = time.perf_counter()
-    try:
-        for obs, actions, next_obs in batches:
-            reward, components = _call(spec, layout, program, obs, actions, next_obs)
-            rewards.append(reward)
-            if components and not np.allclose(sum(components.values()), reward, atol=1e-6):
-                mismatched += 1
-        elapsed_ms = (time.perf_counter() - start) * 1000 / len(batches)
-        again, _ = _call(spec, layout, program, *batches[0])
+    for batch in batches:
+        checked = _check_batch(spec, layout, program, batch)
+        if isinstance(checked, str):
+            findings.append(checked)
+            break
+        reward, components = checked
+        rewards.append(reward)
+        if components and not np.allclose(sum(components.values()), reward, atol=1e-6):
+            mismatched += 1
+    elapsed_ms = (time.perf_counter() - start) * 1000 / max(len(rewards), 1)
+    if not findings:  # an exception would only repeat itself on the probes
         whole = [np.concatenate(x) for x in zip(*batches, strict=True)]
-        _call(spec, layout, program, *whole)
-    except (RewardFault, CallTimeout) as exc:
-        return Verdict(False, [str(exc)])
-    except Exception as exc:  # untrusted code: every failure is reported back to the designer
-        return Verdict(False, [_describe_exception(exc)])
+        checked = _check_batch(spec, layout, program, whole, " on the batch of every env")
+        if isinstance(checked, str):
+            findings.append(checked)
+        findings += _probe(spec, layout, program, batches[0], _obs_bounds(spec, env_kwargs))
+    if findings:
+        return Verdict(False, findings)
     verdict = Verdict(True, ms_per_call=elapsed_ms, transitions=len(batches) * len(batches[0][0]))
     values = np.concatenate(rewards)
     verdict.signature = reward_signature(values)  # every check of a run sees the same ones
@@ -177,9 +291,11 @@ def runtime_check(spec: EnvSpec, program: RewardProgram, env_kwargs: dict,
         verdict.warnings.append(f"the reward is constant ({values[0]:.4g}) on {values.size} random "
                                 "states: it gives no learning signal unless rarely visited states "
                                 "or the env's termination make a difference")
-    if not np.array_equal(again, rewards[0]):
+    again = _check_batch(spec, layout, program, batches[0])
+    if isinstance(again, str) or not np.array_equal(again[0], rewards[0]):
         verdict.findings.append("the reward is not deterministic: the same transition got "
-                                "different rewards")
+                                "different rewards (a reward must be a pure function of state, "
+                                "action and next_state)")
     if elapsed_ms > MAX_MS_PER_CALL:
         verdict.findings.append(f"one call takes {elapsed_ms:.1f} ms for {len(batches[0][0])} envs "
                                 f"(limit {MAX_MS_PER_CALL:.0f} ms): vectorise with numpy")
@@ -188,6 +304,18 @@ def runtime_check(spec: EnvSpec, program: RewardProgram, env_kwargs: dict,
                                 f"{len(batches)} batches; fine if they combine otherwise")
     verdict.accepted = not verdict.findings
     return verdict
+
+
+def _obs_bounds(spec: EnvSpec, env_kwargs: dict) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The flat observation space's bounds (None for other spaces)."""
+    env = gym.make(spec.env_id, **env_kwargs)
+    try:
+        space = env.observation_space
+        if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
+            return np.asarray(space.low, np.float64), np.asarray(space.high, np.float64)
+        return None, None
+    finally:
+        env.close()
 
 
 def trajectory_returns(spec: EnvSpec, program: RewardProgram, episodes: list[dict],
