@@ -71,14 +71,27 @@ def _env_kwargs(items) -> dict:
     return parse_env_kwargs(items or ())
 
 
-def _use_env_module(module: str | None) -> None:
-    if module:
-        from text2reward.envs.spec import import_env_module
-        from text2reward.training.job import use_env_module
+def _use_env_module(module: str | None, recorded: str | None = None) -> str | None:
+    """Import the user's env package here and in every worker; the folder it was found in
+    (installed or on PYTHONPATH, else ``recorded`` by the run, else the current folder)."""
+    if not module:
+        return None
+    from text2reward.envs.modules import load_env_module
+    from text2reward.training.job import use_env_module
 
-        sys.path.insert(0, os.getcwd())  # a package in the working folder, as `python -m` finds it
-        import_env_module(module)
-        use_env_module(module, os.getcwd())
+    folder = load_env_module(module, recorded)
+    use_env_module(module, folder)
+    return folder
+
+
+def _use_run_env_module(run_dir: Path) -> None:
+    """The env module a run folder's config.json records, imported (report, export)."""
+    path = run_dir / "config.json"
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return  # not a run folder: the command says so itself
+    _use_env_module(config.get("env_module"), config.get("env_module_path"))
 
 
 @click.group()
@@ -156,7 +169,9 @@ def run(config_file, interactive=False, env_module=None, env_kwargs=(), **option
             raise ConfigError(f"--{required} is required")
     if env_module:
         values["env_module"] = env_module
-    _use_env_module(values.get("env_module"))
+    if values.get("env_module"):  # recorded, so later commands find it from anywhere
+        values["env_module_path"] = _use_env_module(values["env_module"],
+                                                    values.get("env_module_path"))
     config = RunConfig(**values, command=["text2reward", *sys.argv[1:]])
     setup, designer = prepare(config)
     close = setup.spec.close_tasks(config.task) if setup.task is None else []
@@ -242,7 +257,7 @@ def _run_config(raw: dict):
     from text2reward.config import RunConfig, field_names
 
     config = RunConfig(**{k: v for k, v in raw.items() if k in field_names()})
-    _use_env_module(config.env_module)
+    _use_env_module(config.env_module, config.env_module_path)
     return config
 
 
@@ -513,7 +528,9 @@ def report(run_dir: str) -> None:
     """(Re)build RUN_DIR/report.html: tables, learning curves, programs, diffs, rollouts."""
     from text2reward.report import build_report
 
-    click.echo(str(build_report(_run_folder(run_dir))))
+    folder = _run_folder(run_dir)
+    _use_run_env_module(folder)
+    click.echo(str(build_report(folder)))
 
 
 @main.command()
@@ -524,7 +541,9 @@ def export(run_dir: str, to: str | None) -> None:
     """Write the best reward as a standalone module with Gymnasium and VecEnv wrappers."""
     from text2reward.export import export_run
 
-    click.echo(str(export_run(_run_folder(run_dir), Path(to) if to else None)))
+    folder = _run_folder(run_dir)
+    _use_run_env_module(folder)
+    click.echo(str(export_run(folder, Path(to) if to else None)))
 
 
 def _run_folder(run_dir: str) -> Path:

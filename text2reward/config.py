@@ -85,6 +85,9 @@ class RunConfig:
     """Reject candidates whose returns rank stored failed episodes above successful ones."""
     env_module: str | None = None
     """A package imported first (in this process and every worker) to register the env id."""
+    env_module_path: str | None = None
+    """The folder ``env_module`` was imported from (recorded by the run), where later commands
+    look for it when it is neither installed nor on PYTHONPATH."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments of gym.make for this run (``--env-kwargs KEY:VALUE``), on top of the
     spec's and the curated task's: used by training, evaluation, the critics, the pre-screen,
