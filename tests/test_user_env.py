@@ -81,6 +81,8 @@ def test_a_users_env_module_is_recorded_and_used_by_every_later_command(tmp_path
     assert config["env_module"] == name and config["env_module_path"] == str(home.resolve())
     prompt = json.dumps(fake_openai.completions[0].body["messages"])
     assert "observation entry 'position'" in prompt and "speed=2.0" in prompt
+    assert "position in metres (m)" in prompt  # the env's docstring gives the units
+    assert "bounds [-2, 2]" in prompt and "at most 50 steps" in prompt
 
     elsewhere = tmp_path / "elsewhere"  # later commands run from another folder
     elsewhere.mkdir()

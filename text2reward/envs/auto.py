@@ -21,6 +21,7 @@ from text2reward.envs.sim import matrix_to_rpy
 from text2reward.envs.spec import EnvSpec, Feature
 
 MAX_LISTED_OBS = 32  # flat observations up to this size get one feature per entry
+MAX_DOC_CHARS = 2000  # of a user env's docstring shown to the designer
 DEFAULT_TRAINING = {
     "algo": "PPO", "timesteps": 100_000, "n_envs": 8, "eval_episodes": 8,
     "hyperparams": {"n_steps": 256, "batch_size": 512, "n_epochs": 4, "learning_rate": 3e-4,
@@ -69,6 +70,11 @@ def auto_spec(env_id: str) -> EnvSpec:
             summary += f" A MuJoCo model with {model.nbody - 1} bodies, {model.njnt} joints and " \
                        f"{model.nu} actuators; one env step is {env.unwrapped.dt:g} s."
         limit = env.spec.max_episode_steps if env.spec else None
+        if limit:
+            summary += f" Episodes are at most {limit} steps."
+        doc = env_docstring(env.unwrapped)
+        if doc:
+            summary += f"\n\nThe env's own documentation (its class docstring):\n{doc}"
     finally:
         env.close()
     training = {**DEFAULT_TRAINING, "hyperparams": dict(DEFAULT_TRAINING["hyperparams"])}
@@ -80,6 +86,20 @@ def auto_spec(env_id: str) -> EnvSpec:
         termination=f"the env's own termination rules apply (not documented here)"
                     f"{f'; episodes are truncated after {limit} steps' if limit else ''}.",
         training=training, make_kwargs={}, tasks={}, curated=False)
+
+
+def env_docstring(env: Any, limit: int = MAX_DOC_CHARS) -> str:
+    """A user env's class docstring (it often names each entry and its unit), cleaned; empty
+    for Gymnasium's own envs (their long docstrings repeat what the spaces and model tell)
+    and for classes that only inherit one."""
+    import inspect
+
+    cls = type(env)
+    doc = cls.__dict__.get("__doc__")
+    if not doc or cls.__module__.split(".")[0] in ("gymnasium", "gym"):
+        return ""
+    text = inspect.cleandoc(doc)
+    return text if len(text) <= limit else text[:limit].rstrip() + " [...]"
 
 
 def _unique(features: list[Feature]) -> list[Feature]:
@@ -127,8 +147,10 @@ def _space_features(space: gym.Space) -> tuple[list[Feature], list[str]]:
         for key, sub in space.spaces.items():
             if isinstance(sub, (gym.spaces.Box, gym.spaces.Discrete)):
                 size = int(np.prod(sub.shape)) if sub.shape else 1
+                bounds = (f", bounds {_bounds(np.min(sub.low), np.max(sub.high))}"
+                          if isinstance(sub, gym.spaces.Box) else "")
                 feats.append(Feature(identifier(key), f"observation entry {key!r}: "
-                                     f"{_space_text(sub)}, as (n_envs, {size})", "",
+                                     f"{_space_text(sub)}{bounds}, as (n_envs, {size})", "",
                                      (0, size), key=key))
         return feats, [f"state.obs is a dict observation: state.obs[{next(iter(space.spaces))!r}] "
                        "and every other key is an array (n_envs, ...)."]
