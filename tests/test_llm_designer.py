@@ -246,3 +246,92 @@ def test_first_prompt_fits_the_budget(ctx: DesignContext) -> None:
     messages = first_messages(ctx)
     assert litellm.token_counter(model="gpt-4o-mini", messages=messages) < 2500
     assert "success" not in messages[1]["content"].lower()  # the score function stays hidden
+
+
+# -- replies as real models write them, served through the real client ----------------------
+
+DENSE = ("import numpy as np\n\n\ndef compute_reward(state, action, next_state):\n"
+         "    upright = np.cos(next_state.pole_angle)\n"
+         '    return upright, {"upright": upright}\n')
+SPARSE = ("import numpy as np\n\n\ndef compute_reward(state, action, next_state):\n"
+          "    alive = np.ones_like(next_state.pole_angle)\n"
+          '    return alive, {"alive": alive}\n')
+STYLES = {
+    "alternative": (f"I recommend this dense reward:\n```python\n{DENSE}```\n"
+                    f"Alternatively, only as a sparse baseline:\n```python\n{SPARSE}```\n"),
+    "think": (f"<think>\nA sparse reward?\n```python\n{SPARSE}```\nNo.\n</think>\n"
+              f"```python\n{DENSE}```"),
+    "wrapped": f"````markdown\n# Reward\n```python\n{DENSE}```\n````",
+    "glued": f"```python\n{DENSE.rstrip()}```",
+    "typed_method": ("```python\nfrom typing import Dict, Tuple\nimport numpy as np\n\n\n"
+                     "def compute_reward(self, state, action, next_state, debug=False) -> "
+                     "Tuple[np.ndarray, Dict[str, np.ndarray]]:\n"
+                     "    upright = np.cos(next_state.pole_angle)\n    healthy = 1.0\n"
+                     '    return upright + healthy, {"upright": upright, "healthy": healthy}\n\n\n'
+                     'if __name__ == "__main__":\n    print("ok")\n```'),
+}
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_reply_styles_give_the_meant_program_accepted_by_the_static_critic(
+        fake_openai: FakeOpenAI, ctx: DesignContext, style: str) -> None:
+    from text2reward.critic.static import check_source
+
+    fake_openai.queue(Say(STYLES[style]))
+    candidates, _ = designer(fake_openai).propose(ctx, 1)
+    cand = candidates[0]
+    assert cand.source is not None, cand.error
+    assert check_source(cand.source) == [], cand.source
+    assert "np.cos" in cand.source and "ones_like" not in cand.source
+    assert cand.extraction["finish_reason"] == "stop" and cand.extraction["note"]
+
+
+def test_adaptations_are_recorded(fake_openai: FakeOpenAI, ctx: DesignContext) -> None:
+    fake_openai.queue(Say(STYLES["typed_method"]))
+    cand = designer(fake_openai).propose(ctx, 1)[0][0]
+    adapted = " | ".join(cand.extraction["adapted"])
+    assert "self" in adapted and "debug" in adapted and "__main__" in adapted
+    assert "'healthy'" in adapted and "never evaluated" in adapted
+
+
+def test_cut_off_inside_reasoning_is_asked_again_without_echoing_it(
+        fake_openai: FakeOpenAI, ctx: DesignContext) -> None:
+    fake_openai.queue(Say("<think>\nLet me consider the cart. The pole", finish_reason="length"))
+    d = designer(fake_openai, max_tokens=64)
+    cand = d.propose(ctx, 1)[0][0]
+    assert cand.source is None and "max_tokens=64 while still reasoning" in cand.error
+    d.repair(ctx, cand, cand.error)
+    messages = fake_openai.completions[-1].body["messages"]
+    assert [m["role"] for m in messages] == ["system", "user", "user"]
+    assert "still reasoning" in messages[-1]["content"]
+    assert "Let me consider" not in str(messages)
+
+
+def test_cut_off_program_that_parses_is_asked_for_a_shorter_one(
+        fake_openai: FakeOpenAI, ctx: DesignContext) -> None:
+    partial = DENSE.split("    return")[0]
+    fake_openai.queue(Say(f"```python\n{partial}", finish_reason="length"))
+    cand = designer(fake_openai, max_tokens=50).propose(ctx, 1)[0][0]
+    assert cand.source is None and "cut off at max_tokens=50" in cand.error
+    assert "shorter" in cand.error and "tuple" not in cand.error
+
+
+def test_reply_without_code_is_answered_with_why(fake_openai: FakeOpenAI,
+                                                 ctx: DesignContext) -> None:
+    fake_openai.queue(Say("Could you tell me which features are available?"))
+    d = designer(fake_openai)
+    cand = d.propose(ctx, 1)[0][0]
+    repaired, _ = d.repair(ctx, cand, cand.error)
+    messages = fake_openai.completions[-1].body["messages"]
+    assert messages[-2] == {"role": "assistant",
+                            "content": "Could you tell me which features are available?"}
+    assert "could not be used: the reply contains no code block" in messages[-1]["content"]
+    assert repaired.source is not None
+
+
+def test_repair_prompt_numbers_the_lines(fake_openai: FakeOpenAI, ctx: DesignContext) -> None:
+    broken = Candidate("import os\n\ndef compute_reward(state, action, next_state):\n"
+                       "    return 0", origin="llm")
+    designer(fake_openai).repair(ctx, broken, "line 1: import os: only numpy and math")
+    content = fake_openai.completions[-1].body["messages"][-1]["content"]
+    assert "1 | import os" in content and "3 | def compute_reward" in content

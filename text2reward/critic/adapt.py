@@ -32,7 +32,16 @@ class _Edit:
 def adapt(source: str) -> tuple[str, list[str]]:
     """``source`` with its harmless habits rewritten, and one line per change (empty: kept
     as it was). A source that does not parse, or an edit that would not parse, is returned
-    unchanged: the critics report it."""
+    unchanged: the critics report it. Two passes: the signature and module level first, then
+    the returns (which need the final parameter names)."""
+    changes: list[str] = []
+    for returns in (False, True):
+        source, done = _pass(source, returns)
+        changes += done
+    return source, changes
+
+
+def _pass(source: str, returns: bool) -> tuple[str, list[str]]:
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -43,12 +52,14 @@ def adapt(source: str) -> tuple[str, list[str]]:
     appended: list[str] = []
     entry = next((s for s in tree.body if isinstance(s, ast.FunctionDef) and s.name == ENTRY),
                  None)
-    _drop_top_level_noise(tree, lines, edits, changes)
-    if entry is not None:
-        _trim_parameters(entry, source, lines, edits, changes)
+    if not returns:
+        _drop_top_level_noise(tree, lines, edits, changes)
+        if entry is not None:
+            _trim_parameters(entry, source, lines, edits, changes)
+        _annotations(tree, lines, edits, changes)
+    elif entry is not None:
         _wrap_reward_only(entry, tree, lines, edits, changes, appended)
         _broadcast_scalars(entry, tree, lines, edits, changes, appended)
-    _annotations(tree, lines, edits, changes)
     if not edits and not appended:
         return source, []
     adapted = _apply(lines, edits)

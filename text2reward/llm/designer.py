@@ -14,6 +14,7 @@ from text2reward.llm.prompts import (
     feedback_messages,
     first_messages,
     repair_messages,
+    retry_messages,
 )
 from text2reward.llm.record import Sources
 
@@ -72,9 +73,16 @@ class LLMDesigner:
     def repair(
         self, ctx: DesignContext, candidate: Candidate, error: str
     ) -> tuple[Candidate, list[Exchange]]:
-        """One request showing the refused program and the exact error it met."""
-        code = candidate.source if candidate.source is not None else candidate.reply
-        exchange = self.client.complete("repair", repair_messages(ctx, code, error))
+        """One request showing the refused program, its lines numbered, and every finding;
+        for a reply without a usable program, the reply and why it could not be used (a
+        reply cut off at max_tokens is asked for a shorter one)."""
+        if candidate.source is not None:
+            messages = repair_messages(ctx, candidate.source, error)
+        else:
+            kind = (candidate.extraction or {}).get("kind")
+            messages = retry_messages(ctx, candidate.reply, error,
+                                      echo=kind not in ("truncated_reasoning", "truncated"))
+        exchange = self.client.complete("repair", messages)
         found = self._candidates(exchange, "llm-repair")
         repaired = found[0] if found else Candidate(None, None, "the model sent no reply",
                                                     "llm-repair")

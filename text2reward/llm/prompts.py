@@ -19,7 +19,9 @@ from text2reward.errors import UsageError
 from text2reward.paths import data_dir
 
 Messages = list[dict[str, str]]
-TEMPLATES = ("system", "task", "feedback", "repair", "human", "history", "critique", "analysis")
+TEMPLATES = ("system", "task", "feedback", "repair", "retry", "human", "history", "critique",
+             "analysis")
+ECHOED_REPLY_CHARS = 4000  # a reply without code is shown back to the model up to this length
 
 
 @cache
@@ -95,9 +97,31 @@ def feedback_messages(ctx: DesignContext) -> Messages:
 
 
 def repair_messages(ctx: DesignContext, code: str | None, error: str) -> Messages:
-    """System + task + the refused program and the exact critic message or traceback."""
-    content = render("repair", code=(code or "").strip(), error=error.strip())
+    """System + task + the refused program, its lines numbered as the findings cite them,
+    and every finding of the critics."""
+    content = render("repair", code=numbered(code or ""), error=error.strip())
     return first_messages(ctx) + [{"role": "user", "content": content}]
+
+
+def retry_messages(ctx: DesignContext, reply: str | None, error: str,
+                   echo: bool = True) -> Messages:
+    """System + task + the model's own unusable reply (``echo``; not for replies cut off
+    inside their reasoning) + why it could not be used."""
+    earlier: Messages = []
+    text = (reply or "").strip()
+    if echo and text:
+        if len(text) > ECHOED_REPLY_CHARS:
+            text = text[:ECHOED_REPLY_CHARS] + "\n[... cut here ...]"
+        earlier = [{"role": "assistant", "content": text}]
+    content = render("retry", error=error.strip())
+    return first_messages(ctx) + earlier + [{"role": "user", "content": content}]
+
+
+def numbered(code: str) -> str:
+    """``code`` with right-aligned line numbers, as static and runtime findings cite them."""
+    lines = code.strip("\n").splitlines()
+    width = len(str(len(lines)))
+    return "\n".join(f"{i:>{width}} | {line}".rstrip() for i, line in enumerate(lines, 1))
 
 
 def critique_messages(ctx: DesignContext, code: str) -> Messages:
