@@ -254,8 +254,8 @@ class Loop:
                 break  # the failed samples stay the round's candidates
             candidates, exchanges = self.designer.propose(ctx, self.config.samples)
             self._record_exchanges(ctx.round, exchanges)
-            if any(c.source for c in candidates):
-                break
+            if any(c.source or c.reply for c in candidates):
+                break  # replies without a program are answered with why, in _criticise
             self.store.journal({"event": "round_failed", "round": ctx.round, "attempt": attempt,
                                 "errors": [c.error for c in candidates]})
         self.store.journal({"event": "proposed", "round": ctx.round,
@@ -354,7 +354,12 @@ class Loop:
         rel = folder.relative_to(self.store.root)
         for attempt in range(self.config.repairs + 1):
             self._status(ctx.round, index, "checking" if attempt == 0 else f"repair {attempt}")
-            verdict = self._verdict(cand, folder, f"attempt{attempt}.py")
+            verdict = (_repeated(cand, record["attempts"])
+                       or self._verdict(cand, folder, f"attempt{attempt}.py"))
+            if cand.source is not None:
+                verdict.setdefault("code_hash", code_hash(cand.source))
+            if cand.extraction:  # which block of the reply was taken, why, what was adapted
+                verdict["extraction"] = cand.extraction
             record["attempts"].append(verdict)
             self.store.journal({"event": "critic", "round": ctx.round, "index": index,
                                 "attempt": attempt, **verdict})
@@ -621,6 +626,20 @@ def _add_usage(total: dict[str, Any], usage: dict[str, Any]) -> None:
         total["cached_requests"] += 1
     elif usage.get("priced") is False:
         total["unpriced_requests"] += 1
+
+
+def _repeated(cand: Candidate, attempts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The verdict for a program identical to an earlier refused attempt: not checked again,
+    its earlier findings repeated to the model with the fact that nothing changed."""
+    if cand.source is None:
+        return None
+    key = code_hash(cand.source)
+    for number, earlier in enumerate(attempts):
+        if earlier.get("code_hash") == key and not earlier.get("accepted"):
+            return {"accepted": False, "stage": "repeat", "same_as_attempt": number,
+                    "error": f"this is the same program as attempt {number}, unchanged, so it "
+                             f"was not checked again; it still fails with:\n{earlier['error']}"}
+    return None
 
 
 def _beats(record: dict[str, Any], best: dict[str, Any] | None) -> bool:
