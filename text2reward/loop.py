@@ -28,7 +28,7 @@ from text2reward.resume import Restored, read_journal
 from text2reward.store import RunStore
 from text2reward.training.executor import kill_all, run_job
 from text2reward.training.job import Job
-from text2reward.training.scheduler import SuccessiveHalving
+from text2reward.training.scheduler import RungSchedule, SuccessiveHalving
 
 Observer = Callable[[dict[str, Any]], None]
 PROPOSAL_RETRIES = 2
@@ -76,6 +76,7 @@ class Loop:
         # raised inside a destructor that happens to run when the signal arrives).
         self.interrupted = threading.Event()
         self.halving = SuccessiveHalving(threshold=setup.threshold) if config.early_stop else None
+        self.schedule: RungSchedule | None = None  # decisions at fixed steps (local workers)
         self.stopped: str | None = None  # why the search ended before its last round
         self.screening = (Screening(setup.spec, setup.task, setup.threshold, store.root,
                                     setup.spec.env_kwargs(setup.task,
@@ -129,6 +130,7 @@ class Loop:
     def _rounds(self, restored: Restored | None) -> dict[str, Any]:
         restored = restored or Restored()
         self._adopt(restored)
+        self.schedule = self._schedule()
         feedback: Feedback | None = self._feedback()
         for r in range(self.config.rounds):
             if self.interrupted.is_set():
@@ -140,6 +142,7 @@ class Loop:
             self.observe({"event": "round", "round": r, "rounds": self.config.rounds})
             candidates = restored.proposals.get(r) or self._propose(ctx)
             done = restored.records.get(r, {})
+            self._open_round(r, len(candidates), done)
             self._pool_path = self.screening.freeze(r) if self.screening else None
             self._warm = self._warm_start()
             records = self._evaluate_round(ctx, candidates, done)
@@ -208,11 +211,55 @@ class Loop:
             self.solved_by = (r, index)
             running = list(self._running.values())
         self.store.journal({"event": "target_met", "round": r, "index": index})
+        if self.schedule is not None:
+            return  # the others stop at their next pause (RungSchedule)
         for folder in running:
-            (folder / "stop").touch()
+            (folder / "stop").write_text(f"another candidate solved the task (r{r} c{index})")
+
+    def _schedule(self) -> RungSchedule | None:
+        """Halving and stop-on-success decided at fixed fractions of each training, in
+        candidate order (deterministic for a seed); None where trainings cannot pause for a
+        decision (Ray: its trainings are stopped asynchronously) or nothing is to decide."""
+        solved = self._stops_when_solved()
+        if getattr(self.config, "executor", "local") == "ray" or not (
+                self.config.early_stop or solved):
+            return None
+        return RungSchedule(threshold=self.setup.threshold, halving=self.config.early_stop,
+                            stop_on_success=solved)
+
+    def _open_round(self, r: int, n: int, done: dict[int, dict[str, Any]]) -> None:
+        """Tell the schedule a round begins, with the candidates an earlier process finished."""
+        if self.schedule is None:
+            return
+        self.schedule.open_round(r, n)
+        for index, record in done.items():
+            self._ended(r, index, record.get("_result") or {}, record)
+
+    def _ended(self, r: int, index: int, result: dict[str, Any], record: dict[str, Any]) -> None:
+        """A candidate is done (trained, or never trained): release the decisions waiting on it."""
+        if self.schedule is None:
+            return
+        budget = result.get("budget") or 0
+        fraction = min((result.get("steps") or 0) / budget, 1.0) if budget else 0.0
+        met = self._meets_target({**record, "status": result.get("status"),
+                                  "success_rate": (result.get("eval") or {}).get("success_rate"),
+                                  "duplicate_of": result.get("duplicate_of")})
+        for pause in result.get("pauses") or ():  # rung scores of a finished training
+            self.schedule.scores.setdefault((r, index), {})[pause["pause"]] = pause["score"]
+        self._decide(self.schedule.end((r, index), fraction, met))
+
+    def _decide(self, decisions: list[tuple[tuple[int, int], float, str]]) -> None:
+        """Write each ready decision where its paused training waits for it."""
+        for (r, index), pause, decision in decisions:
+            folder = self.store.candidate_dir(r, index)
+            self.store.write_text(folder.relative_to(self.store.root) / f"decision-{pause:.2f}",
+                                  decision)
+            if decision != "go":
+                self.store.journal({"event": "stop_decision", "round": r, "index": index,
+                                    "pause": pause, "reason": decision})
 
     def _skipped(self, r: int, index: int, record: dict[str, Any]) -> dict[str, Any] | None:
-        if self.solved_by is None:
+        if self.solved_by is None or self.schedule is not None:
             return None
         sr, si = self.solved_by
         return self._finish(r, index, record, {"status": "skipped",
@@ -284,6 +331,15 @@ class Loop:
 
     # -- one candidate ------------------------------------------------------------------------
     def _pipeline(self, ctx: DesignContext, index: int, cand: Candidate) -> dict[str, Any]:
+        record: dict[str, Any] = {}
+        try:
+            record = self._candidate(ctx, index, cand)
+            return record
+        finally:  # every path (rejected, duplicate, failed, crashed) releases later candidates
+            if not self.stopping:
+                self._ended(ctx.round, index, record.get("_result") or {}, record)
+
+    def _candidate(self, ctx: DesignContext, index: int, cand: Candidate) -> dict[str, Any]:
         folder = self.store.candidate_dir(ctx.round, index)
         record: dict[str, Any] = {"index": index, "origin": cand.origin, "params": cand.params,
                                   "attempts": []}
@@ -313,7 +369,7 @@ class Loop:
                 "reason": f"a positive multiple of r{r0} c{i0} on the critic's shared "
                           "transitions (same optimal policies); its result is reused"})
         with self._lock:
-            skip = self.solved_by is not None
+            skip = self.solved_by is not None and self.schedule is None
             if not skip:
                 self._running[(ctx.round, index)] = folder
         if skip:
@@ -321,6 +377,7 @@ class Loop:
         self._status(ctx.round, index, "training")
         job = self._job("train", folder, None)
         job.stop_when_solved = self.config.early_stop
+        job.pause_at = list(self.schedule.pauses) if self.schedule is not None else []
         if self._warm is not None:
             record["warm_start_from"], job.init_policy = self._warm
         try:
@@ -343,9 +400,12 @@ class Loop:
 
     def _progress(self, r: int, index: int, folder, event: dict[str, Any]) -> None:
         self.observe({**event, "round": r, "index": index})
-        if event.get("event") == "progress" and self.halving is not None:
+        if event.get("event") == "pause" and self.schedule is not None:
+            self._decide(self.schedule.report((r, index), event["pause"], event.get("score")))
+        elif event.get("event") == "progress" and self.halving is not None \
+                and self.schedule is None:
             if self.halving.report((r, index), event["step"], event["total"], event.get("score")):
-                (folder / "stop").touch()
+                (folder / "stop").write_text("behind its peers (successive halving)")
 
     def _criticise(self, ctx: DesignContext, index: int, cand: Candidate,
                    record: dict) -> Candidate | None:

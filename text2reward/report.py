@@ -165,6 +165,8 @@ def _rounds_section(run: Run) -> str:
                 status += f" (duplicate of r{c['duplicate_of'][0]} c{c['duplicate_of'][1]})"
             if c.get("reason"):
                 status += f": {c['reason']}"
+            if c.get("stopped_early"):
+                status += f", stopped early: {c['stopped_early']}"
             rows.append(
                 f'<tr class="{"best" if mark else ""}"><td>{c["index"]}{" ★" if mark else ""}</td>'
                 f"<td>{_e(c.get('origin') or '')}</td><td>{_e(status)}</td>"

@@ -49,6 +49,7 @@ def _run(job) -> dict[str, Any]:
     if job.n_envs:
         preset["n_envs"] = job.n_envs
     preset["stop_when_solved"] = job.stop_when_solved
+    preset["pause_at"] = list(job.pause_at)
     scorer = load_scorer(spec, job.task, job.success_path)
     source = Path(job.program_path).read_text()
     device = "cpu"  # runtime checks run on the CPU

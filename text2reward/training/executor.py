@@ -67,6 +67,8 @@ def run_job(job: Job, on_event: OnEvent = lambda e: None) -> dict[str, Any]:
     )
     (out_dir / "result.json").unlink(missing_ok=True)
     (out_dir / "stop").unlink(missing_ok=True)
+    for stale in out_dir.glob("decision-*"):  # an earlier attempt's decisions (resume)
+        stale.unlink()
     job_path = out_dir / "job.json"
     job_path.write_text(job.to_json())
     start = time.perf_counter()

@@ -33,6 +33,7 @@ class Job:
     hyperparams: dict[str, Any] = field(default_factory=dict)
     timeout_s: float = 1800.0
     stop_when_solved: bool = False  # end training once training episodes reliably succeed
+    pause_at: list[float] = field(default_factory=list)  # fractions where the run decides
     pool_path: str | None = None  # stored episodes (.npz) to score with the program (check)
     init_policy: str | None = None  # an SB3 policy .zip to start training from (warm start)
     env_kwargs: dict[str, Any] = field(default_factory=dict)  # the run's gym.make settings,

@@ -201,8 +201,20 @@ def summarise(episodes: list[EpisodeStats], threshold: float | None) -> dict[str
     }
 
 
+def wait_for_decision(folder: Path, pause: float, poll_s: float = 0.005) -> str:
+    """Block until the run writes its decision for ``pause`` into ``folder`` ("go" or why to
+    stop); the run's ``stop`` file (an interruption) ends the wait too."""
+    path = folder / f"decision-{pause:.2f}"
+    while not path.exists():
+        if (folder / "stop").exists():
+            return (folder / "stop").read_text().strip() or "stopped by the run"
+        time.sleep(poll_s)
+    return path.read_text().strip()
+
+
 def _make_callback(env: RewardVecEnv, total: int, threshold: float | None, emit: Emit,
-                   stop_file: Path | None = None, stop_when_solved: bool = False):
+                   stop_file: Path | None = None, stop_when_solved: bool = False,
+                   pauses: tuple[float, ...] = ()):
     from stable_baselines3.common.callbacks import BaseCallback
 
     class Snapshots(BaseCallback):
@@ -222,6 +234,12 @@ def _make_callback(env: RewardVecEnv, total: int, threshold: float | None, emit:
             self.clock_every = 16 * env.num_envs  # the clock is read every 16 vector steps
             self.next_clock = 0
             self.next_due = 0
+            self.pauses = list(pauses)  # fractions where the run decides: go on or stop
+            self.pause_log: list[dict[str, Any]] = []  # each pause's step, score and decision
+            self.next_pause = self._pause_step()
+
+        def _pause_step(self) -> float:
+            return self.pauses[0] * total if self.pauses else float("inf")
 
         def _on_step(self) -> bool:
             # Runs every vector step: a single comparison unless something is due.
@@ -242,6 +260,8 @@ def _make_callback(env: RewardVecEnv, total: int, threshold: float | None, emit:
                 if self._solved():
                     self.stopped = "solved"
                     return False
+            if steps >= self.next_pause and not self._pause(steps):
+                return False
             if steps >= self.next_clock:
                 self.next_clock = steps + self.clock_every
                 now = time.perf_counter()
@@ -252,11 +272,27 @@ def _make_callback(env: RewardVecEnv, total: int, threshold: float | None, emit:
                     emit({"event": "progress", "step": steps, "total": total, "sps": sps,
                           "score": recent.get("score"),
                           "success_rate": recent.get("success_rate")})
-                    if stop_file is not None and stop_file.exists():
-                        self.stopped = "behind"  # the scheduler saw this candidate fall behind
+                    if stop_file is not None and stop_file.exists():  # the run's reason
+                        self.stopped = stop_file.read_text().strip() or "stopped by the run"
                         return False
-            self.next_due = min(self.next_at, self.next_clock,
+            self.next_due = min(self.next_at, self.next_clock, self.next_pause,
                                 self.next_check if stop_when_solved else self.next_at)
+            return True
+
+        def _pause(self, steps: int) -> bool:
+            """At a fixed fraction of the budget: report the task score of the training
+            episodes so far and wait for the run's decision; False to stop here."""
+            pause = self.pauses.pop(0)
+            self.next_pause = self._pause_step()
+            recent = summarise(env.finished[-20:], threshold)
+            emit({"event": "pause", "pause": pause, "step": steps, "total": total,
+                  "score": recent.get("score")})
+            decision = wait_for_decision(stop_file.parent, pause) if stop_file else "go"
+            self.pause_log.append({"pause": pause, "step": steps, "score": recent.get("score"),
+                                   "decision": decision})
+            if decision != "go":
+                self.stopped = decision
+                return False
             return True
 
         def _on_rollout_end(self) -> None:
@@ -359,7 +395,8 @@ def prepare(
         if stats is not None and policy_env is not venv:
             stats.restore(policy_env)
     callback = _make_callback(venv, total, scorer.threshold, emit, out_dir / "stop",
-                              bool(preset.get("stop_when_solved", False)))
+                              bool(preset.get("stop_when_solved", False)),
+                              tuple(preset.get("pause_at") or ()))
     return Training(venv, model, callback, total)
 
 
@@ -407,6 +444,7 @@ def train(
         "training": summarise(venv.finished, scorer.threshold),
         "snapshots": callback.snapshots,
         "stopped_early": callback.stopped,
+        "pauses": callback.pause_log,
         "budget": total,
         "policy": "policy.zip",
         "warm_start": init_policy is not None,
