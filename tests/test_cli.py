@@ -58,6 +58,11 @@ def test_offline_run_writes_a_complete_run_folder(tmp_path):
     events = [json.loads(line)["event"]
               for line in (out / "journal.jsonl").read_text().splitlines()]
     assert events.count("candidate") == 4 and "critic" in events
+    assert events.count("feedback") == 1  # round 1's feedback, kept for an offline run too
+    preset = json.loads((out / "rounds" / "r00" / "c00" / "preset.json").read_text())
+    assert preset["algo"] == "PPO" and preset["timesteps"] == 3000 and preset["seed"] == 0
+    report = (out / "report.html").read_text()
+    assert "Training and evaluation protocol" in report and "Given to round 1" in report
     c0 = out / "rounds" / "r00" / "c00"
     assert ({"program.py", "critic.json", "result.json", "policy.zip"}
             <= {p.name for p in c0.iterdir()})

@@ -128,7 +128,7 @@ def main() -> None:
                    "Default off.")
 @click.option("--temperature", type=float, help="LLM sampling temperature. Default 1.0.")
 @click.option("--max-tokens", type=int,
-              help="LLM completion token limit per sample. Default 1500.")
+              help="LLM completion token limit per sample. Default 8192.")
 @click.option("--history", type=int,
               help="Rounds of feedback the LLM sees (1 = Eureka's). Default 1.")
 @click.option("--budget-usd", type=float, help="Stop cleanly once the LLM has cost this much.")

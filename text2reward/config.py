@@ -46,7 +46,7 @@ class RunConfig:
     """Repair attempts for a candidate the critics reject, inside the same round."""
     temperature: float = 1.0
     """Sampling temperature of the LLM."""
-    max_tokens: int = 1500
+    max_tokens: int = 8192  # room for reasoning models; cut-off replies are asked again
     """Completion token limit per sample."""
     llm_timeout_s: float = 120.0
     """Seconds before an LLM request is abandoned and retried."""

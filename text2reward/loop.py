@@ -69,6 +69,7 @@ class Loop:
         self.seen_signatures: dict[str, dict[str, Any]] = {}  # same, for rewards that are a
         # positive multiple of a trained one on the critic's shared transitions
         self._lock = threading.Lock()
+        self._summary_lock = threading.Lock()
         self.started = time.time()
         self.stopping = False  # set on interruption: unfinished candidates are not recorded
         # Set by the command line's Ctrl-C and SIGTERM handler, and checked where this thread
@@ -92,6 +93,7 @@ class Loop:
         self._running: dict[tuple[int, int], Path] = {}  # trainings in flight -> their folders
         self.solved_by: tuple[int, int] | None = None  # the first candidate meeting the target
         self.failure: dict[str, Any] | None = None  # what failed inside the run, if anything
+        self._partial: dict[str, Any] | None = None  # the round in progress: index -> record
 
     # -- the rounds ---------------------------------------------------------------------------
     def run(self, restored: Restored | None = None) -> dict[str, Any]:
@@ -140,13 +142,17 @@ class Loop:
             ctx = DesignContext(self.setup.spec, self.config.task, self.setup.task, r, feedback,
                                 self.config.seed, self._history(feedback))
             self.observe({"event": "round", "round": r, "rounds": self.config.rounds})
+            if r not in restored.proposals:
+                self._journal_feedback(r, feedback)
             candidates = restored.proposals.get(r) or self._propose(ctx)
             done = restored.records.get(r, {})
+            self._partial = {"round": r, "candidates": dict(done)}
             self._open_round(r, len(candidates), done)
             self._pool_path = self.screening.freeze(r) if self.screening else None
             self._warm = self._warm_start()
             records = self._evaluate_round(ctx, candidates, done)
             self.rounds.append({"round": r, "candidates": records})
+            self._partial = None
             self.round_bests.append(_round_best(records))
             self._write_summary("running")
             human = self._review(r, records)
@@ -490,6 +496,10 @@ class Loop:
                 self.observe({"event": "best", "round": r, "index": index,
                               "score": record["score"]})
         self._cut_round(r, index, record)
+        partial = self._partial
+        if partial is not None and partial["round"] == r:  # a summary while the run goes on
+            partial["candidates"][index] = record
+            self._write_summary("running")
         return record
 
     def _add_to_pool(self, r: int, index: int) -> None:
@@ -633,7 +643,28 @@ class Loop:
     def _status(self, r: int, index: int, status: str, **extra: Any) -> None:
         self.observe({"event": "status", "round": r, "index": index, "status": status, **extra})
 
+    def _rounds_so_far(self) -> list[dict[str, Any]]:
+        """Finished rounds, and the candidates of the round in progress that are done."""
+        partial = self._partial
+        if partial is None or not partial["candidates"]:
+            return list(self.rounds)
+        return [*self.rounds, _sorted_partial({**partial,
+                                               "candidates": dict(partial["candidates"])})]
+
+    def _journal_feedback(self, r: int, feedback: Feedback | None) -> None:
+        """Keep the feedback round ``r`` is designed from, as the designer gets it (every
+        designer, the offline one included)."""
+        if feedback is None:
+            return
+        self.store.journal({"event": "feedback", "round": r, "reflection": feedback.reflection,
+                            "findings": feedback.findings, "params": feedback.params,
+                            "human": feedback.human})
+
     def _write_summary(self, status: str) -> dict[str, Any]:
+        with self._summary_lock:
+            return self._summary(status)
+
+    def _summary(self, status: str) -> dict[str, Any]:
         s = self.setup
         public = lambda rec: {k: v for k, v in rec.items() if k not in ("_result", "source")}  # noqa: E731
         summary = {
@@ -646,19 +677,24 @@ class Loop:
             "sandbox": layers(),
             "rounds": [{"round": r["round"], "candidates": [public(c) for c in r["candidates"]],
                         "usage": dict(self.round_usage.get(r["round"]) or _zero_usage())}
-                       for r in self.rounds],
+                       for r in self._rounds_so_far()],
             "best": public(self.best) if self.best else None,
             "usage": dict(self.usage),
             "prescreen": dict(self.screening.counts if self.screening else
                               {"rejections": 0, "trainings_saved": 0}),
             "stopped": self.stopped,
             "failure": self.failure,
-            "env_steps": sum(c.get("steps") or 0 for r in self.rounds for c in r["candidates"]
-                             if not c.get("duplicate_of")),
+            "env_steps": sum(c.get("steps") or 0 for r in self._rounds_so_far()
+                             for c in r["candidates"] if not c.get("duplicate_of")),
             "wall_time_s": time.time() - self.started,
         }
         self.store.write_json("summary.json", summary)
         return summary
+
+
+def _sorted_partial(partial: dict[str, Any]) -> dict[str, Any]:
+    return {"round": partial["round"],
+            "candidates": [c for _, c in sorted(partial["candidates"].items())]}
 
 
 def _executor(config) -> Callable[..., dict[str, Any]]:

@@ -50,7 +50,9 @@ def _page(run: Run, media_note: str | None) -> str:
     sections = [
         ("overview", "Overview", _overview(run)),
         ("task", "Task and environment", _task_section(run)),
+        ("protocol", "Training and evaluation protocol", _protocol_section(run)),
         ("rounds", "Rounds", _rounds_section(run)),
+        ("feedback", "Feedback per round", _feedback_section(run)),
         ("curves", "Learning curves", _curves_section(run)),
         ("program", "Best reward program", _program_section(run)),
         ("diffs", "Changes between rounds", _diffs_section(run)),
@@ -146,6 +148,65 @@ def _task_section(run: Run) -> str:
         f'<p class="muted">The env abstraction in the prompt; success code is never shown.</p>'
         f"{abstraction}"
     )
+
+
+def _protocol_section(run: Run) -> str:
+    """What a paper needs to repeat the trainings: algorithm, hyperparameters, budget, envs,
+    seed, evaluation, and how trainings were stopped."""
+    best = run.best or next((c for r in run.rounds for c in r["candidates"]
+                             if c.get("status") == "trained"), None)
+    preset_path = run.folder(best.get("round", 0), best["index"]) / "preset.json" if best else None
+    if preset_path is None or not preset_path.is_file():
+        return '<p class="muted">No training recorded its preset (runs before preset.json).</p>'
+    p = json.loads(preset_path.read_text())
+    c = run.config
+    rows = [
+        ("algorithm", f"{p.get('algo', 'PPO')} ({p.get('policy', 'MlpPolicy')}), from "
+                      f"{p.get('source', 'spec')}"),
+        ("budget per candidate", f"{p.get('timesteps')} env steps, {p.get('n_envs')} envs"),
+        ("observation / reward normalisation",
+         "VecNormalize " + json.dumps(p["normalize"]) if p.get("normalize") else "none"),
+        ("env settings", json.dumps(p.get("env_kwargs") or {})),
+        ("seed", str(p.get("seed"))),
+        ("evaluation", f"{p.get('eval_episodes', 10)} episodes with the deterministic policy, "
+                       "one env each, seeds from seed + 10000; the score is their mean"),
+        ("early stopping", "successive halving at 25% and 50% of the budget; solved trainings "
+                           "end early" if c.get("early_stop", True) else "off"),
+        ("stop on success", "on" if c.get("stop_on_success", True) else "off (--keep-going)"),
+        ("decisions", "at fixed fractions of each training: " + ", ".join(
+            f"{f:.0%}" for f in p.get("pause_at") or []) if p.get("pause_at") else
+            "as trainings report (asynchronous)"),
+        ("device", str(p.get("device", "auto"))),
+    ]
+    table = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
+    hp = json.dumps(p.get("hyperparams") or {}, indent=1, sort_keys=True)
+    notes = "".join(f"<li>{_e(n)}</li>" for n in p.get("notes") or [])
+    return (f'<table class="grid">{table}</table><h3>Hyperparameters</h3><pre>{_e(hp)}</pre>'
+            + (f"<ul>{notes}</ul>" if notes else "")
+            + '<p class="muted">Scores in the rounds table are from the final evaluation; '
+              "learning curves show training episodes (stochastic policy), which can sit above "
+              "or below it.</p>")
+
+
+def _feedback_section(run: Run) -> str:
+    """The reflection and findings each round was designed from, as the designer got them."""
+    from text2reward.resume import read_journal
+
+    events = [e for e in read_journal(run.root) if e.get("event") == "feedback"]
+    if not events:
+        return '<p class="muted">Round 0 is designed from the task alone; no feedback yet.</p>'
+    parts = []
+    for e in events:
+        found = "".join(f"<li>{_e(f.get('kind', ''))}: {_e(_finding_text(f))}</li>"
+                        for f in e.get("findings") or [] if isinstance(f, dict))
+        human = f"<p><b>A person said:</b> {_e(e['human'])}</p>" if e.get("human") else ""
+        parts.append(f"<h3>Given to round {e['round']}</h3><pre>{_e(e.get('reflection') or '')}"
+                     f"</pre>{f'<ul>{found}</ul>' if found else ''}{human}")
+    return "".join(parts)
+
+
+def _finding_text(finding: dict[str, Any]) -> str:
+    return " ".join(str(finding[k]) for k in ("message", "evidence", "advice") if finding.get(k))
 
 
 def _rounds_section(run: Run) -> str:

@@ -21,10 +21,27 @@ def emit(event: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
 def write_result(out_dir: Path, result: dict[str, Any]) -> None:
-    tmp = out_dir / "result.json.tmp"
-    tmp.write_text(json.dumps(result, indent=1))
-    os.replace(tmp, out_dir / "result.json")
+    write_json_atomic(out_dir / "result.json", result)
+
+
+def jsonable(value: Any) -> Any:
+    """A preset as plain JSON: schedules and torch classes by their names."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, type):
+        return f"{value.__module__}.{value.__qualname__}"
+    return repr(value)
 
 
 def _run(job) -> dict[str, Any]:
@@ -51,6 +68,9 @@ def _run(job) -> dict[str, Any]:
     preset["stop_when_solved"] = job.stop_when_solved
     preset["pause_at"] = list(job.pause_at)
     scorer = load_scorer(spec, job.task, job.success_path)
+    if job.kind == "train":  # what this policy is trained with, as rl-zoo3 keeps config.yml
+        write_json_atomic(Path(job.out_dir) / "preset.json",
+                          {**jsonable(preset), "seed": job.seed, "device": job.device})
     source = Path(job.program_path).read_text()
     device = "cpu"  # runtime checks run on the CPU
     if job.kind == "train":

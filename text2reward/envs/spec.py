@@ -317,7 +317,7 @@ def check_env_id(env_id: str) -> None:
 
     if env_id in gym.registry or env_id in _spec_files():
         return
-    known = list(gym.registry) + list(_spec_files())
+    known = list(dict.fromkeys([*gym.registry, *_spec_files()]))  # each id once
     close = difflib.get_close_matches(env_id, known, n=3, cutoff=0.6)
     hint = (f"; did you mean {' or '.join(close)}?" if close
             else "; `text2reward envs` lists the known ones")
