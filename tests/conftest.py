@@ -8,6 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm must not fetch on import
+# Runs in tests name their winner from the search alone (tests/test_reeval.py unsets this):
+# the re-evaluation over seeds would add four trainings to every toy run.
+os.environ.setdefault("TEXT2REWARD_REEVAL_SEEDS", "1")
 
 from fake_openai import FakeOpenAI, start  # noqa: E402
 

@@ -90,7 +90,8 @@ class Batch:
         config = RunConfig(env=task.env_id, task=task.description, model=self.config.model,
                            api_base=self.config.api_base, samples=self.config.samples,
                            rounds=self.config.rounds, timesteps=self.config.timesteps,
-                           workers=self.config.workers, out=str(folder))
+                           workers=self.config.workers, out=str(folder),
+                           reeval_seeds=1)  # the batch trains the best program over its seeds
         return (config, *prepare(config))
 
     def _load_done(self) -> dict[tuple[str, str, int], dict[str, Any]]:

@@ -245,7 +245,7 @@ def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: i
 
     config = RunConfig(env=env_id, task=task, model="offline", samples=samples, rounds=1,
                        early_stop=early_stop, stop_on_success=early_stop, prescreen=False,
-                       seed=seed, workers=workers, timesteps=timesteps,
+                       seed=seed, workers=workers, timesteps=timesteps, reeval_seeds=1,
                        out=str(root / ("early" if early_stop else "full")))
     setup, designer = prepare(config)
     store = RunStore.create(Path(config.out), config.to_dict())

@@ -118,6 +118,11 @@ def main() -> None:
 @click.option("--success", type=click.Path(), help="File with score(episode) and THRESHOLD.")
 @click.option("--out", type=click.Path(), help="Run folder. Default runs/<time>-<env>-<task>.")
 @click.option("--seed", type=int, help="Seed of sampling and training. Default 0.")
+@click.option("--reeval-seeds", type=int, envvar="TEXT2REWARD_REEVAL_SEEDS",
+              help="Seeds the top candidates are trained with before the winner is named, the "
+                   "search's own counting as one; 1 turns it off (env TEXT2REWARD_REEVAL_SEEDS). "
+                   "Default 3.")
+@click.option("--reeval-top", type=int, help="Candidates re-evaluated over seeds. Default 2.")
 @click.option("--repairs", type=int, help="Repair attempts per rejected candidate. Default 2.")
 @click.option("--early-stop/--no-early-stop", default=None,
               help="Stop trainings clearly behind or already reliably succeeding. Default on.")
@@ -303,9 +308,20 @@ def _execute(config, setup, designer, store, restored, interactive=False, render
         store.close()
     console.print(summary_table(summary))
     console.print(_best_line(summary["best"], setup))
+    if summary.get("reevaluation"):
+        console.print(_reeval_line(summary["reevaluation"]))
     console.print(f"best reward: {out / 'best_reward.py'}")
     _report_after_run(out)
     click.echo(f"run folder: {out}")
+
+
+def _reeval_line(reeval: dict) -> str:
+    """The winner's evidence over seeds, one line."""
+    row = next(c for c in reeval["candidates"] if [c["round"], c["index"]] == reeval["winner"])
+    rate = "" if row["success_rate"] is None else f", success rate {row['success_rate']:.0%}"
+    return (f"over {len(row['runs'])} seeds: mean score {row['mean']:.4g} ± {row['std']:.2g}"
+            f"{rate} (re-evaluation of the top {len(reeval['candidates'])}: "
+            f"{reeval['env_steps']} env steps, apart from the search's)")
 
 
 def _best_line(best: dict, setup) -> str:

@@ -81,6 +81,11 @@ class RunConfig:
     warm_start: bool = False
     """Start each training of a round from the best policy of the earlier rounds when that
     policy succeeded in at least one evaluation episode (same algorithm and network)."""
+    reeval_seeds: int = 3
+    """Seeds the top candidates are trained with before the winner is named (the search's
+    own training counts as one); 1 turns the re-evaluation off."""
+    reeval_top: int = 2
+    """How many of the best candidates are re-evaluated over seeds."""
     prescreen: bool = True
     """Reject candidates whose returns rank stored failed episodes above successful ones."""
     env_module: str | None = None
@@ -100,7 +105,7 @@ class RunConfig:
         if not self.task or not self.task.strip():
             raise ConfigError("the task is empty: describe the behaviour, "
                               "e.g. --task \"balance the pole\"")
-        for name in ("samples", "rounds", "workers"):
+        for name in ("samples", "rounds", "workers", "reeval_seeds", "reeval_top"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name} must be at least 1, got {getattr(self, name)}")
         if self.timesteps is not None and self.timesteps <= 0:

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from text2reward.analysis.reflection import findings, reflect, selection_key
 from text2reward.analysis.screening import Screening
 from text2reward.critic.sandbox import layers
@@ -94,6 +96,7 @@ class Loop:
         self.solved_by: tuple[int, int] | None = None  # the first candidate meeting the target
         self.failure: dict[str, Any] | None = None  # what failed inside the run, if anything
         self._partial: dict[str, Any] | None = None  # the round in progress: index -> record
+        self.reevaluation: dict[str, Any] | None = None  # the top candidates over seeds
 
     # -- the rounds ---------------------------------------------------------------------------
     def run(self, restored: Restored | None = None) -> dict[str, Any]:
@@ -171,8 +174,98 @@ class Loop:
                 words = human_words(human)
                 if feedback is not None and words:
                     feedback = replace(feedback, human=words)
+        self._reevaluate()
         status = "finished" if self.best else "failed"
         return self._write_summary(status)
+
+    # -- the evidence step: the top candidates over seeds --------------------------------------
+    def _reevaluate(self) -> None:
+        """Train the top candidates with further seeds (the search's own training counting as
+        one) and name the winner on the mean, as Eureka retrains its final reward. Results are
+        journaled one by one, so a resumed run redoes none of them."""
+        seeds, top = self.config.reeval_seeds, self.config.reeval_top
+        if seeds <= 1 or self.best is None:
+            return
+        ranked = sorted((rec for rnd in self.rounds for rec in rnd["candidates"]
+                         if _beats(rec, None)), key=lambda rec: selection_key(rec["_result"]),
+                        reverse=True)[:top]
+        done = {(e["round"], e["index"], e["seed"]): e for e in read_journal(self.store.root)
+                if e.get("event") == "reeval"}
+        todo = [(rec, self.config.seed + k) for rec in ranked for k in range(1, seeds)
+                if (self._round_of(rec), rec["index"], self.config.seed + k) not in done]
+        self.observe({"event": "reeval", "candidates": len(ranked), "trainings": len(todo)})
+        pool = ThreadPoolExecutor(max_workers=self.config.workers)
+        futures = [pool.submit(self._reeval_one, rec, seed) for rec, seed in todo]
+        try:
+            pending = set(futures)
+            while pending:
+                if self.interrupted.is_set():
+                    raise KeyboardInterrupt
+                pending = wait(pending, timeout=0.5).not_done
+        except BaseException:
+            self.stopping = True
+            getattr(self.run_job, "kill_all", kill_all)()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        for f in futures:
+            event = f.result()
+            done[(event["round"], event["index"], event["seed"])] = event
+        self._name_winner(ranked, done)
+
+    def _round_of(self, record: dict[str, Any]) -> int:
+        return record.get("round", (record.get("_result") or {}).get("at", [0])[0])
+
+    def _reeval_one(self, record: dict[str, Any], seed: int) -> dict[str, Any]:
+        r, index = self._round_of(record), record["index"]
+        folder = self.store.candidate_dir(r, index)
+        job = self._job("train", folder / f"seed{seed}", None)
+        job.program_path, job.seed = str(folder / "program.py"), seed
+        result = self.run_job(job)
+        final = result.get("eval") or {}
+        event = {"event": "reeval", "round": r, "index": index, "seed": seed,
+                 "status": result.get("status"), "score": final.get("score"),
+                 "success_rate": final.get("success_rate"), "steps": result.get("steps"),
+                 "wall_time_s": result.get("wall_time_s"), "reason": result.get("reason")}
+        if not self.stopping:
+            self.store.journal(event)
+        return event
+
+    def _name_winner(self, ranked: list[dict[str, Any]], done: dict[tuple, dict]) -> None:
+        """Per-seed scores, mean, spread and success rate of each re-evaluated candidate; the
+        best mean (success rate first, then score) is the run's winner."""
+        rows, costs = [], [e for e in done.values()]
+        for rec in ranked:
+            r = self._round_of(rec)
+            final = rec["_result"]["eval"]
+            runs = [{"seed": self.config.seed, "score": final.get("score"),
+                     "success_rate": final.get("success_rate")}]
+            runs += [{"seed": e["seed"], "score": e["score"], "success_rate": e["success_rate"]}
+                     for (rr, i, _), e in sorted(done.items())
+                     if (rr, i) == (r, rec["index"]) and e["status"] == "trained"]
+            scores = [x["score"] for x in runs if x["score"] is not None]
+            rates = [x["success_rate"] for x in runs if x["success_rate"] is not None]
+            rows.append({"round": r, "index": rec["index"], "runs": runs,
+                         "mean": float(np.mean(scores)), "std": float(np.std(scores)),
+                         "success_rate": float(np.mean(rates)) if rates else None})
+        winner = max(rows, key=lambda row: (row["success_rate"] if row["success_rate"]
+                                            is not None else 0.0, row["mean"]))
+        self.reevaluation = {
+            "seeds": self.config.reeval_seeds, "top": self.config.reeval_top,
+            "candidates": rows, "winner": [winner["round"], winner["index"]],
+            "env_steps": sum(e.get("steps") or 0 for e in costs),
+            "wall_time_s": sum(e.get("wall_time_s") or 0.0 for e in costs)}
+        at = (winner["round"], winner["index"])
+        if (self.best["round"], self.best["index"]) != at:
+            record = next(rec for rec in ranked
+                          if (self._round_of(rec), rec["index"]) == at)
+            self.best = {**record, "round": at[0]}
+            folder = self.store.candidate_dir(*at)
+            self.store.save_best(record["source"], folder / "policy.zip")
+            self.observe({"event": "best", "round": at[0], "index": at[1],
+                          "score": winner["mean"], "by": "re-evaluation"})
+        self.store.journal({"event": "winner", "round": at[0], "index": at[1],
+                            "mean": winner["mean"], "success_rate": winner["success_rate"]})
 
     def _warm_start(self) -> tuple[list[int], str] | None:
         """--warm-start: the best policy of the rounds before this one, if it succeeded in at
@@ -684,6 +777,7 @@ class Loop:
                               {"rejections": 0, "trainings_saved": 0}),
             "stopped": self.stopped,
             "failure": self.failure,
+            "reevaluation": self.reevaluation,
             "env_steps": sum(c.get("steps") or 0 for r in self._rounds_so_far()
                              for c in r["candidates"] if not c.get("duplicate_of")),
             "wall_time_s": time.time() - self.started,

@@ -52,6 +52,7 @@ def _page(run: Run, media_note: str | None) -> str:
         ("task", "Task and environment", _task_section(run)),
         ("protocol", "Training and evaluation protocol", _protocol_section(run)),
         ("rounds", "Rounds", _rounds_section(run)),
+        ("reeval", "Re-evaluation over seeds", _reeval_section(run)),
         ("feedback", "Feedback per round", _feedback_section(run)),
         ("curves", "Learning curves", _curves_section(run)),
         ("program", "Best reward program", _program_section(run)),
@@ -203,6 +204,29 @@ def _feedback_section(run: Run) -> str:
         parts.append(f"<h3>Given to round {e['round']}</h3><pre>{_e(e.get('reflection') or '')}"
                      f"</pre>{f'<ul>{found}</ul>' if found else ''}{human}")
     return "".join(parts)
+
+
+def _reeval_section(run: Run) -> str:
+    """The top candidates' per-seed scores: the evidence the winner is named on."""
+    reeval = run.summary.get("reevaluation")
+    if not reeval:
+        return ('<p class="muted">Not run (--reeval-seeds 1, or no candidate trained): the '
+                "winner is the search's best on one seed.</p>")
+    head = ("<tr><th>candidate</th><th>scores by seed</th><th>mean</th><th>std</th>"
+            "<th>success rate</th></tr>")
+    rows = []
+    for c in reeval["candidates"]:
+        won = [c["round"], c["index"]] == reeval["winner"]
+        seeds = ", ".join(f"{x['seed']}: {_num(x['score'])}" for x in c["runs"])
+        rows.append(f'<tr class="{"best" if won else ""}"><td>r{c["round"]} c{c["index"]}'
+                    f'{" ★" if won else ""}</td><td>{_e(seeds)}</td>'
+                    f'<td class="n">{_num(c["mean"])}</td><td class="n">{_num(c["std"])}</td>'
+                    f'<td class="n">{_num(c["success_rate"])}</td></tr>')
+    return (f'<table class="grid">{head}{"".join(rows)}</table><p class="muted">The top '
+            f"{reeval['top']} candidates, each trained with {reeval['seeds']} seeds (the "
+            f"search's own training is the first); the winner has the best mean success rate, "
+            f"then mean score. These trainings cost {reeval['env_steps']} env steps and "
+            f"{_num(reeval['wall_time_s'])} s of worker time, apart from the search's.</p>")
 
 
 def _finding_text(finding: dict[str, Any]) -> str:
