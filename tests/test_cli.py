@@ -139,3 +139,14 @@ def test_an_out_folder_that_cannot_be_created_is_one_line_and_exit_2(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         f"error: cannot create the run folder {blocker / 'run'}: Not a directory; "
         "choose another --out"]
+
+
+def test_train_refuses_a_program_the_runtime_critic_rejects_before_training(tmp_path):
+    bad = tmp_path / "nan.py"
+    bad.write_text("import numpy as np\n\n\ndef compute_reward(state, action, next_state):\n"
+                   "    r = np.log(next_state.pole_angle - 10.0)\n    return r, {'r': r}\n")
+    proc = t2r("train", "--env", "CartPole-v1", "--reward", str(bad), "--timesteps", "2000",
+               "--out", str(tmp_path / "t"))
+    assert proc.returncode == 1, proc.stderr
+    assert "rejected by the runtime critic" in proc.stderr
+    assert not (tmp_path / "t" / "policy.zip").exists()

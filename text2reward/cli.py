@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import functools
 import json
@@ -495,6 +496,10 @@ def train(env_id, reward_file, task, timesteps, seed, success, out, device, as_j
     job = Job("train", env_id, str(folder / "program.py"), str(folder),
               task=task_obj.name if task_obj else None, success_path=success,
               timesteps=timesteps, seed=seed, device=device, env_kwargs=extra)
+    checked = run_job(dataclasses.replace(job, kind="check", timeout_s=60.0))  # the critic
+    if checked.get("status") != "accepted":  # first, so no training is spent on a bad program
+        why = "; ".join(checked.get("findings") or []) or checked.get("reason") or "rejected"
+        raise WorkFailed(f"{reward_file} is rejected by the runtime critic: {why}")
     with _training_bar(not as_json) as on_event:
         result = run_job(job, on_event)
     if as_json:
@@ -575,7 +580,9 @@ def _run_folder(run_dir: str) -> Path:
 # -- envs ---------------------------------------------------------------------------------------
 @main.command()
 @click.argument("env_id", required=False)
-@click.option("--suite", help="List only this suite's tasks (classic, mujoco, novel, goals, ...).")
+@click.option("--suite", is_flag=False, flag_value="",
+              help="List only this suite's tasks (classic, mujoco, novel, goals, ...); "
+                   "without a name, list the suites.")
 @env_kwargs_option
 @env_module_option
 @domain_errors
@@ -589,6 +596,12 @@ def envs(env_id: str | None, suite: str | None = None, env_module: str | None = 
 
     _use_env_module(env_module)
     out = Console()
+    if suite == "":  # --suite without a name: the suites
+        from text2reward.batch import suites
+
+        for name, keys in suites().items():
+            click.echo(f"{name}: {len(keys)} tasks ({', '.join(keys)})")
+        return
     if env_id is None:
         table = Table(title=f"suite {suite}" if suite else "curated environments and tasks")
         for col in ("env", "task", "description"):

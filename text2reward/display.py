@@ -62,7 +62,7 @@ class LiveView:
     def __call__(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
         if kind == "round":
-            self.console.rule(f"round {event['round'] + 1} of {event['rounds']}")
+            self.console.rule(f"round {event['round']} (rounds 0-{event['rounds'] - 1})")
         elif kind == "status":
             row = self._row(event["round"], event["index"])
             fields = {"status": event["status"]}

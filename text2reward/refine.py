@@ -217,19 +217,19 @@ class TerminalReviewer:
 
     def _ask(self, click, review: Review, choices: list[str], menu: str) -> Decision:
         self.console.print(menu)
-        action = click.prompt("decision", type=click.Choice(choices), err=True)
+        action = _prompt(click, "decision", type=click.Choice(choices))
         if action == "a":
             return Decision("accept")
         if action == "f":
             text = ""
             while not text.strip():
-                text = click.prompt("feedback", err=True)
+                text = _prompt(click, "feedback")
             return Decision("feedback", text)
         first, second = review.top[0], review.top[1]
-        pick = click.prompt(f"which behaviour is better: 1 ({first.label}) or 2 ({second.label})",
-                            type=click.Choice(["1", "2"]), err=True)
+        pick = _prompt(click, f"which behaviour is better: 1 ({first.label}) or 2 "
+                              f"({second.label})", type=click.Choice(["1", "2"]))
         chosen, other = (first, second) if pick == "1" else (second, first)
-        reason = click.prompt("why (optional)", default="", show_default=False, err=True)
+        reason = _prompt(click, "why (optional)", default="", show_default=False)
         return Decision("choose", reason, chosen.at, other.at)
 
     def _rollouts(self, review: Review) -> None:
@@ -249,3 +249,14 @@ class TerminalReviewer:
             where = gif if gif.is_file() else "not rendered"
             self.console.print(f"{k}: {shown.label}: rollout {where}; program "
                                f"{folder / 'program.py'}", markup=False, highlight=False)
+
+
+def _prompt(click, text: str, **options):
+    """click.prompt on stderr; answers piped in (not typed) are echoed with their newline, so
+    the transcript does not run into the next line."""
+    import sys
+
+    answer = click.prompt(text, err=True, **options)
+    if not sys.stdin.isatty():
+        click.echo(answer, err=True)
+    return answer
