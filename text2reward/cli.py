@@ -153,10 +153,14 @@ def main() -> None:
 @click.option("--interactive", is_flag=True,
               help="After every round, review the top candidates and their rollouts: type "
                    "feedback, choose the better rollout, or accept (see `refine`).")
+@click.option("--no-render", is_flag=True,
+              help="Build the report without rendering the best policy's rollout (software "
+                   "rendering takes seconds to minutes; `text2reward report` renders it later).")
 @env_kwargs_option
 @env_module_option
 @domain_errors
-def run(config_file, interactive=False, env_module=None, env_kwargs=(), **options) -> None:
+def run(config_file, interactive=False, env_module=None, env_kwargs=(), no_render=False,
+        **options) -> None:
     """Design, verify, train and select reward programs for a task."""
     from text2reward.config import RunConfig, load_config_file
     from text2reward.errors import ConfigError
@@ -190,7 +194,7 @@ def run(config_file, interactive=False, env_module=None, env_kwargs=(), **option
     if interactive:
         store.journal({"event": "review_session", "from_round": 0, "rounds": config.rounds,
                        "command": config.command})
-    _execute(config, setup, designer, store, None, interactive=interactive)
+    _execute(config, setup, designer, store, None, interactive=interactive, render=not no_render)
 
 
 @main.command()
@@ -312,7 +316,7 @@ def _execute(config, setup, designer, store, restored, interactive=False, render
     if summary.get("reevaluation"):
         console.print(_reeval_line(summary["reevaluation"]))
     console.print(f"best reward: {out / 'best_reward.py'}")
-    _report_after_run(out)
+    _report_after_run(out, render)
     click.echo(f"run folder: {out}")
 
 
@@ -337,12 +341,12 @@ def _best_line(best: dict, setup) -> str:
     return f"{at}: {setup.metric} (ranked by it; the success file sets no THRESHOLD)"
 
 
-def _report_after_run(out: Path) -> None:
+def _report_after_run(out: Path, render: bool = True) -> None:
     """Build report.html at the end of a run; a failure here is a warning, not a failed run."""
     from text2reward.report import build_report
 
     try:
-        console.print(f"report: {build_report(out)}")
+        console.print(f"report: {build_report(out, render)}")
     except Exception as exc:  # the run's results are on disk already; never lose them to this
         console.print(f"[yellow]warning: report.html was not built: {type(exc).__name__}: {exc}; "
                       f"retry with `text2reward report {out}`[/yellow]")

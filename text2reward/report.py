@@ -28,12 +28,16 @@ __all__ = ["Run", "RenderUnavailable", "build_report", "line_chart", "render_rol
 
 
 # -- the page -----------------------------------------------------------------------------------
-def build_report(run_dir: Path) -> Path:
-    """Write ``report.html`` in ``run_dir``, rendering the best policy's rollout if it has none."""
+def build_report(run_dir: Path, render: bool = True) -> Path:
+    """Write ``report.html`` in ``run_dir``, rendering the best policy's rollout if it has none
+    (unless ``render`` is False)."""
     run = Run(Path(run_dir))
     note = None
     if run.best is None:
         note = "the run has no trained candidate, so there is no rollout to show"
+    elif not render:
+        note = f"the rollout was not rendered (--no-render); `text2reward report {run.root}` " \
+               "renders it"
     elif not any(path.parent == run.folder(*_at(run.best)) for _, path in run.media()):
         try:
             render_rollout(run.root, renderer=_rollout_frames)

@@ -87,14 +87,39 @@ def _shrink(image):
     return image.resize((ROLLOUT_WIDTH, height)).convert("P", palette=1, colors=64)
 
 
-def _rollout_frames(run: Run, policy_path: Path, frames: int):
+def _render_env(env_id: str, settings: dict[str, Any]):
+    """The env rendering to arrays, at the GIF's own size where the env takes one (MuJoCo's
+    width/height: software rendering costs in proportion to the pixels)."""
     import gymnasium as gym
+
+    size = {"width": ROLLOUT_WIDTH, "height": ROLLOUT_WIDTH}
+    if "width" not in settings and _takes(env_id, "width"):
+        return gym.make(env_id, render_mode="rgb_array", **size, **settings)
+    return gym.make(env_id, render_mode="rgb_array", **settings)
+
+
+def _takes(env_id: str, name: str) -> bool:
+    """Whether the env's constructor has a keyword ``name``."""
+    import inspect
+
+    import gymnasium as gym
+
+    try:
+        entry = gym.spec(env_id).entry_point
+        creator = gym.envs.registration.load_env_creator(entry) if isinstance(entry, str) \
+            else entry
+        return name in inspect.signature(creator).parameters
+    except Exception:  # an entry point that cannot be inspected renders at its own size
+        return False
+
+
+def _rollout_frames(run: Run, policy_path: Path, frames: int):
 
     spec = load_spec(run.summary["env"])
     key = run.summary.get("task_key")
     task = spec.tasks.get(key.split(":", 1)[1]) if key else None
     settings = spec.env_kwargs(task, run.config.get("env_kwargs"))  # the run's, as trained
-    env = gym.make(spec.env_id, render_mode="rgb_array", **settings)
+    env = _render_env(spec.env_id, settings)
     try:
         policy = _load_policy(policy_path, build_preset(spec, task), env)
         stats = ObsStats.load(beside(policy_path))  # the policy's observation normalisation
