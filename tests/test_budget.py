@@ -54,7 +54,9 @@ def test_a_budget_reached_before_anything_trained_exits_1(tmp_path, fake_openai)
     assert len(fake_openai.completions) == 1  # the failed round is not retried past the budget
     assert summary["status"] == "failed" and summary["best"] is None
     assert summary["stopped"].startswith("max_total_tokens reached")
-    assert "no candidate could be trained" in proc.stderr.strip().splitlines()[-1]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "no candidate could be trained: 2 rejected at the extract stage; the last reason: " \
+        "the reply contains no code block" in last, last
 
 
 def test_a_budget_must_be_positive(tmp_path, fake_openai):

@@ -110,9 +110,30 @@ class Loop:
         except Exception as exc:
             raise self._failed(exc) from exc
         if self.best is None:
-            raise WorkFailed("no candidate could be trained; "
+            raise WorkFailed(f"no candidate could be trained: {self._why_none()}; "
                              f"see {self.store.root / 'summary.json'}")
         return summary
+
+    def _why_none(self) -> str:
+        """Why no candidate was trained: how each one ended, and the last finding."""
+        ends: dict[str, int] = {}
+        last = None
+        for rnd in self.rounds:
+            for rec in rnd["candidates"]:
+                attempts = rec.get("attempts") or []
+                failed = next((a for a in reversed(attempts) if not a.get("accepted")), None)
+                if rec.get("status") == "rejected" and failed is not None:
+                    what = f"rejected at the {failed.get('stage', '?')} stage"
+                    last = failed.get("error") or last
+                else:
+                    what = str(rec.get("status") or "not finished")
+                    last = rec.get("reason") or last
+                ends[what] = ends.get(what, 0) + 1
+        if not ends:
+            return "no round produced a candidate"
+        counts = ", ".join(f"{n} {what}" for what, n in sorted(ends.items()))
+        first = (last or "").strip().splitlines()[0][:300] if last else ""
+        return counts + (f"; the last reason: {first}" if first else "")
 
     def _failed(self, exc: Exception) -> WorkFailed:
         """Record a failure inside the run; the error to raise for it."""
