@@ -40,3 +40,5 @@ def test_no_code_and_repeated_replies_in_a_run(tmp_path, fake_openai):
     assert taken[0]["accepted"] and taken[0]["extraction"]["taken"] == 1
     assert "baseline" in taken[0]["extraction"]["note"]
     assert "np.cos" in (out / "rounds" / "r00" / "c01" / "program.py").read_text()
+    if proc.returncode == 0:  # the report says which block was trained and why
+        assert "baseline" in (out / "report.html").read_text()

@@ -387,6 +387,12 @@ def _critic_section(run: Run) -> str:
                     detail += f"<pre>{_e(a['error'])}</pre>"
                 if a.get("warnings"):
                     detail += "<ul>" + "".join(f"<li>{_e(w)}</li>" for w in a["warnings"]) + "</ul>"
+                extraction = a.get("extraction") or {}
+                if extraction.get("note"):  # which block of the reply was taken, and why
+                    detail += f'<p class="muted">{_e(extraction["note"])}</p>'
+                if extraction.get("adapted"):  # harmless habits normalised before the critics
+                    detail += "<p class=\"muted\">adapted: " + _e("; ".join(
+                        str(x) for x in extraction["adapted"])) + "</p>"
                 speed = f", {a['ms_per_call']:.3f} ms per call" if a.get("ms_per_call") else ""
                 code = run.text(r, i, f"attempt{k}.py") if not a.get("accepted") else None
                 if code:
