@@ -117,10 +117,7 @@ class RunConfig:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if self.history < 1:
             raise ConfigError(f"--history must be at least 1, got {self.history}")
-        if self.budget_usd is not None and self.budget_usd <= 0:
-            raise ConfigError(f"--budget-usd must be positive, got {self.budget_usd}")
-        if self.max_total_tokens is not None and self.max_total_tokens <= 0:
-            raise ConfigError(f"--max-total-tokens must be positive, got {self.max_total_tokens}")
+        self._validate_budgets()
         if not 0 <= self.temperature <= 2:
             raise ConfigError(f"--temperature must be between 0 and 2, got {self.temperature}")
         if self.replay is not None and self.model == "offline":
@@ -139,6 +136,12 @@ class RunConfig:
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"unknown device {self.device!r}; use auto, cpu or cuda")
         return self
+
+    def _validate_budgets(self) -> None:
+        if self.budget_usd is not None and self.budget_usd <= 0:
+            raise ConfigError(f"--budget-usd must be positive, got {self.budget_usd}")
+        if self.max_total_tokens is not None and self.max_total_tokens <= 0:
+            raise ConfigError(f"--max-total-tokens must be positive, got {self.max_total_tokens}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

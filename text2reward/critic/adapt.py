@@ -271,19 +271,7 @@ def _broadcast_scalars(fn: ast.FunctionDef, tree: ast.Module, lines: list[str],
     if len(params) != 3 or numpy is None or PER_ENV in _all_names(tree):
         return
     action = params[1]
-    assigned: dict[str, list[ast.expr | None]] = {}
-    for node in ast.walk(fn):
-        if isinstance(node, ast.Assign):
-            for target in node.targets:
-                for name in ast.walk(target):
-                    if isinstance(name, ast.Name):
-                        simple = isinstance(target, ast.Name)
-                        assigned.setdefault(name.id, []).append(node.value if simple else None)
-        elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.comprehension)):
-            target = node.target
-            for name in ast.walk(target):
-                if isinstance(name, ast.Name):
-                    assigned.setdefault(name.id, []).append(None)
+    assigned = _assignments(fn)
     if action in assigned:
         return
 
@@ -311,6 +299,26 @@ def _broadcast_scalars(fn: ast.FunctionDef, tree: ast.Module, lines: list[str],
             f"    return {numpy}.full(len(action), value, dtype={numpy}.float64)\n")
         changes.append(f"scalar component{'s' if len(found) > 1 else ''} {', '.join(found)} "
                        "broadcast to one value per env")
+
+
+def _assignments(fn: ast.FunctionDef) -> dict[str, list[ast.expr | None]]:
+    """Every name the function assigns, with the value of each plain assignment (None where
+    the value is not a plain ``name = value``)."""
+    assigned: dict[str, list[ast.expr | None]] = {}
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                simple = isinstance(target, ast.Name)
+                for name in _names_in(target):
+                    assigned.setdefault(name, []).append(node.value if simple else None)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.comprehension)):
+            for name in _names_in(node.target):
+                assigned.setdefault(name, []).append(None)
+    return assigned
+
+
+def _names_in(target: ast.AST) -> list[str]:
+    return [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
 
 
 def _component_dicts(fn: ast.FunctionDef, assigned: dict[str, list]) -> list[ast.Dict]:

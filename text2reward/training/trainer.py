@@ -13,16 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from text2reward.analysis.trajectories import save_episodes
 from text2reward.envs.spec import EnvSpec
 from text2reward.program import RewardProgram
 from text2reward.training import normalize
 from text2reward.training.scoring import Scorer
-from text2reward.training.wrapper import EpisodeStats, RewardVecEnv
+from text2reward.training.summary import summarise
+from text2reward.training.wrapper import RewardVecEnv
 
-N_SNAPSHOTS = 10
 Emit = Callable[[dict[str, Any]], None]
 
 
@@ -181,139 +179,12 @@ def algo_class(name: str):
     return getattr(importlib.import_module(ALGOS[found]), found)
 
 
-def summarise(episodes: list[EpisodeStats], threshold: float | None) -> dict[str, Any]:
-    """Mean score, success rate, lengths, env return, component sums and end causes."""
-    if not episodes:
-        return {"episodes": 0}
-    scores = np.array([e.score for e in episodes])
-    names = sorted({k for e in episodes for k in e.components})
-    return {
-        "episodes": len(episodes),
-        "score": float(scores.mean()),
-        "success_rate": None if threshold is None else float(np.mean(scores >= threshold)),
-        "length": float(np.mean([e.length for e in episodes])),
-        "env_return": float(np.mean([e.env_return for e in episodes])),
-        "reward_return": float(np.mean([e.reward_return for e in episodes])),
-        "components": {n: float(np.mean([e.components.get(n, 0.0) for e in episodes]))
-                       for n in names},
-        "terminated": int(sum(e.terminated for e in episodes)),
-        "truncated": int(sum(e.truncated for e in episodes)),
-    }
-
-
-def wait_for_decision(folder: Path, pause: float, poll_s: float = 0.005) -> str:
-    """Block until the run writes its decision for ``pause`` into ``folder`` ("go" or why to
-    stop); the run's ``stop`` file (an interruption) ends the wait too."""
-    path = folder / f"decision-{pause:.2f}"
-    while not path.exists():
-        if (folder / "stop").exists():
-            return (folder / "stop").read_text().strip() or "stopped by the run"
-        time.sleep(poll_s)
-    return path.read_text().strip()
-
-
 def _make_callback(env: RewardVecEnv, total: int, threshold: float | None, emit: Emit,
                    stop_file: Path | None = None, stop_when_solved: bool = False,
                    pauses: tuple[float, ...] = ()):
-    from stable_baselines3.common.callbacks import BaseCallback
+    from text2reward.training.callbacks import SnapshotCallback
 
-    class Snapshots(BaseCallback):
-        """Summaries of the episodes finished between ~10 evenly spaced points of training."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.snapshots: list[dict[str, Any]] = []
-            self.raw: list[dict[str, Any]] = []  # raw episodes sampled over training
-            self.stopped: str | None = None  # why training ended before its budget, if it did
-            self.every = max(total // N_SNAPSHOTS, 1)
-            self.next_at = self.every
-            self.next_check = self.every // 2  # solved-stop checks, every 2.5% of the budget
-            self.seen = 0
-            self.start = time.perf_counter()
-            self.last_emit = 0.0
-            self.clock_every = 16 * env.num_envs  # the clock is read every 16 vector steps
-            self.next_clock = 0
-            self.next_due = 0
-            self.pauses = list(pauses)  # fractions where the run decides: go on or stop
-            self.pause_log: list[dict[str, Any]] = []  # each pause's step, score and decision
-            self.next_pause = self._pause_step()
-
-        def _pause_step(self) -> float:
-            return self.pauses[0] * total if self.pauses else float("inf")
-
-        def _on_step(self) -> bool:
-            # Runs every vector step: a single comparison unless something is due.
-            return self.num_timesteps < self.next_due or self._due()
-
-        def _due(self) -> bool:
-            steps = self.num_timesteps
-            if steps >= self.next_at:
-                window = env.finished[self.seen :] or env.finished[-5:]
-                self.seen = len(env.finished)
-                self.snapshots.append({"step": steps, **summarise(window, threshold)})
-                self.raw.extend(list(env.recent_raw)[-2:])  # a few episodes from each stage
-                env.recent_raw.clear()
-                self._log(self.snapshots[-1])
-                self.next_at += self.every
-            if stop_when_solved and steps >= self.next_check:
-                self.next_check += max(total // 40, 1)
-                if self._solved():
-                    self.stopped = "solved"
-                    return False
-            if steps >= self.next_pause and not self._pause(steps):
-                return False
-            if steps >= self.next_clock:
-                self.next_clock = steps + self.clock_every
-                now = time.perf_counter()
-                if now - self.last_emit > 0.5:
-                    self.last_emit = now
-                    recent = summarise(env.finished[-20:], threshold)
-                    sps = steps / max(now - self.start, 1e-9)
-                    emit({"event": "progress", "step": steps, "total": total, "sps": sps,
-                          "score": recent.get("score"),
-                          "success_rate": recent.get("success_rate")})
-                    if stop_file is not None and stop_file.exists():  # the run's reason
-                        self.stopped = stop_file.read_text().strip() or "stopped by the run"
-                        return False
-            self.next_due = min(self.next_at, self.next_clock, self.next_pause,
-                                self.next_check if stop_when_solved else self.next_at)
-            return True
-
-        def _pause(self, steps: int) -> bool:
-            """At a fixed fraction of the budget: report the task score of the training
-            episodes so far and wait for the run's decision; False to stop here."""
-            pause = self.pauses.pop(0)
-            self.next_pause = self._pause_step()
-            recent = summarise(env.finished[-20:], threshold)
-            emit({"event": "pause", "pause": pause, "step": steps, "total": total,
-                  "score": recent.get("score")})
-            decision = wait_for_decision(stop_file.parent, pause) if stop_file else "go"
-            self.pause_log.append({"pause": pause, "step": steps, "score": recent.get("score"),
-                                   "decision": decision})
-            if decision != "go":
-                self.stopped = decision
-                return False
-            return True
-
-        def _on_rollout_end(self) -> None:
-            env.check_finite()  # before the policy learns from this rollout's rewards
-
-        def _solved(self) -> bool:
-            """The last 10 training episodes (stochastic policy) meet the task's threshold."""
-            if threshold is None or len(env.finished) < 10:
-                return False
-            return (summarise(env.finished[-10:], threshold)["success_rate"] or 0.0) >= 1.0
-
-        def _log(self, snapshot: dict[str, Any]) -> None:
-            """Send a snapshot to SB3's logger (TensorBoard when enabled)."""
-            for key in ("score", "success_rate", "length", "env_return", "reward_return"):
-                if snapshot.get(key) is not None:
-                    self.logger.record(f"task/{key}", snapshot[key])
-            for name, value in snapshot.get("components", {}).items():
-                self.logger.record(f"reward_components/{name}", value)
-            self.logger.dump(self.num_timesteps)
-
-    return Snapshots()
+    return SnapshotCallback(env, total, threshold, emit, stop_file, stop_when_solved, pauses)
 
 
 def quiet_logger():
