@@ -242,6 +242,7 @@ class Loop:
         folder = self.store.candidate_dir(r, index)
         job = self._job("train", folder / f"seed{seed}", None)
         job.program_path, job.seed = str(folder / "program.py"), seed
+        job.stop_when_solved = self.config.early_stop  # the protocol of the search's own run
         result = self.run_job(job)
         final = result.get("eval") or {}
         event = {"event": "reeval", "round": r, "index": index, "seed": seed,
