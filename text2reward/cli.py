@@ -93,6 +93,59 @@ def _use_run_env_module(run_dir: Path) -> None:
     except (OSError, ValueError):
         return  # not a run folder: the command says so itself
     _use_env_module(config.get("env_module"), config.get("env_module_path"))
+    _use_run_spec(run_dir)
+
+
+def spec_option(fn):
+    """``--spec FILE``: the user's spec of the env (text2reward spec init writes one)."""
+    return click.option("--spec", "spec_file", type=click.Path(), metavar="FILE",
+                        help="Your spec.yaml of the env (`text2reward spec init` writes one).")(fn)
+
+
+RUN_SPEC = "spec"  # the run folder's copy of a user's spec file (and its success.py)
+
+
+def _use_spec(spec_file: str | None, env_id: str | None):
+    """Check and load the user's spec file for this command and its workers; the spec, or
+    None without --spec. Its `module` is imported first, as --env-module would be."""
+    if not spec_file:
+        return None
+    from text2reward.envs.userspec import load_spec_file, read_spec_yaml
+    from text2reward.training.job import use_spec_path
+
+    module = read_spec_yaml(Path(spec_file)).get("module")
+    if isinstance(module, str):
+        _use_env_module(module)
+    spec = load_spec_file(spec_file, env_id)
+    use_spec_path(str(Path(spec_file).resolve()))
+    return spec
+
+
+def _keep_spec(spec_file: str, run_dir: Path) -> None:
+    """Copy the user's spec (and the success.py next to it) into the run folder, where every
+    later command on the run (resume, refine, report, export) and its workers read it."""
+    import shutil
+
+    from text2reward.training.job import use_spec_path
+
+    source = Path(spec_file)
+    folder = run_dir / RUN_SPEC
+    folder.mkdir(exist_ok=True)
+    shutil.copyfile(source, folder / "spec.yaml")
+    if (source.parent / "success.py").is_file():
+        shutil.copyfile(source.parent / "success.py", folder / "success.py")
+    use_spec_path(str((folder / "spec.yaml").resolve()))
+
+
+def _use_run_spec(run_dir: Path) -> None:
+    """The user's spec a run folder keeps, loaded (not checked again against the env)."""
+    path = run_dir / RUN_SPEC / "spec.yaml"
+    if path.is_file():
+        from text2reward.envs.userspec import load_spec_file
+        from text2reward.training.job import use_spec_path
+
+        load_spec_file(path, check_env=False)
+        use_spec_path(str(path.resolve()))
 
 
 @click.group()
@@ -158,9 +211,10 @@ def main() -> None:
                    "rendering takes seconds to minutes; `text2reward report` renders it later).")
 @env_kwargs_option
 @env_module_option
+@spec_option
 @domain_errors
 def run(config_file, interactive=False, env_module=None, env_kwargs=(), no_render=False,
-        **options) -> None:
+        spec_file=None, **options) -> None:
     """Design, verify, train and select reward programs for a task."""
     from text2reward.config import RunConfig, load_config_file
     from text2reward.errors import ConfigError
@@ -182,6 +236,10 @@ def run(config_file, interactive=False, env_module=None, env_kwargs=(), no_rende
     if values.get("env_module"):  # recorded, so later commands find it from anywhere
         values["env_module_path"] = _use_env_module(values["env_module"],
                                                     values.get("env_module_path"))
+    user_spec = _use_spec(spec_file, values["env"])
+    if user_spec is not None and user_spec.module and not values.get("env_module"):
+        values["env_module"] = user_spec.module  # recorded for later commands, as above
+        values["env_module_path"] = _use_env_module(user_spec.module)
     config = RunConfig(**values, command=["text2reward", *sys.argv[1:]])
     setup, designer = prepare(config)
     close = setup.spec.close_tasks(config.task) if setup.task is None else []
@@ -191,6 +249,8 @@ def run(config_file, interactive=False, env_module=None, env_kwargs=(), no_rende
     out = Path(config.out) if config.out else default_run_dir(config.env, config.task)
     config.out = str(out)
     store = RunStore.create(out, config.to_dict())
+    if spec_file:
+        _keep_spec(spec_file, out)
     if interactive:
         store.journal({"event": "review_session", "from_round": 0, "rounds": config.rounds,
                        "command": config.command})
@@ -209,6 +269,7 @@ def resume(run_dir: str) -> None:
     store = RunStore.open(Path(run_dir))
     try:
         config = _run_config(store.config())
+        _use_run_spec(store.root)
         setup, designer = prepare(config)
         restored = restore(store.root)
     except BaseException:
@@ -252,6 +313,7 @@ def refine(run_dir: str, rounds: int | None, api_base: str | None, no_render: bo
             raw = {**raw, "api_base": api_base}
             store.write_json("config.json", raw)
         config = _run_config(raw)
+        _use_run_spec(store.root)
         setup, designer = prepare(config)
         restored = restore(store.root)
     except BaseException:
@@ -373,12 +435,14 @@ def _read_reward(path: str) -> str:
 @click.argument("file", type=click.Path())
 @env_kwargs_option
 @env_module_option
+@spec_option
 @domain_errors
 def check(env_id: str, task: str | None, as_json: bool, file: str, explain: bool = False,
-          env_module: str | None = None, env_kwargs=()) -> None:
+          env_module: str | None = None, env_kwargs=(), spec_file: str | None = None) -> None:
     """Run the critics on a reward program: exit 0 accepted, 1 rejected, 2 bad input."""
     extra = _env_kwargs(env_kwargs)
     _use_env_module(env_module)
+    _use_spec(spec_file, env_id)
     if explain:
         _explain_sandbox()
     from text2reward.critic.static import check_source
@@ -468,12 +532,14 @@ def _task(spec, name: str | None):
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON on stdout.")
 @env_kwargs_option
 @env_module_option
+@spec_option
 @domain_errors
 def train(env_id, reward_file, task, timesteps, seed, success, out, device, as_json,
-          env_module=None, env_kwargs=()) -> None:
+          env_module=None, env_kwargs=(), spec_file=None) -> None:
     """Train a policy with a reward program and report the task's success."""
     extra = _env_kwargs(env_kwargs)
     _use_env_module(env_module)
+    _use_spec(spec_file, env_id)
     from text2reward.critic.static import check_source
     from text2reward.envs.spec import check_env_id, load_spec
     from text2reward.errors import UsageError, WorkFailed
@@ -589,16 +655,20 @@ def _run_folder(run_dir: str) -> Path:
                    "without a name, list the suites.")
 @env_kwargs_option
 @env_module_option
+@spec_option
 @domain_errors
 def envs(env_id: str | None, suite: str | None = None, env_module: str | None = None,
-         env_kwargs=()) -> None:
-    """List curated env specs, or show the abstraction the designer sees for one env."""
+         env_kwargs=(), spec_file: str | None = None) -> None:
+    """List curated env specs, or show the abstraction the designer sees for one env
+    (with --spec FILE: your spec of it, checked)."""
     from rich.table import Table
 
     from text2reward.envs.abstraction import describe
     from text2reward.envs.spec import list_specs, load_spec
 
     _use_env_module(env_module)
+    user_spec = _use_spec(spec_file, env_id)
+    env_id = env_id or (user_spec.env_id if user_spec else None)
     out = Console()
     if suite == "":  # --suite without a name: the suites
         from text2reward.batch import suites
@@ -642,6 +712,39 @@ def _missing(spec) -> str:
     except UsageError as exc:
         return f" [needs a missing package: {exc}]"
     return ""
+
+
+# -- spec ---------------------------------------------------------------------------------------
+@main.group()
+def spec() -> None:
+    """Your own spec of an env: named features, conventions, training preset and tasks."""
+
+
+@spec.command("init")
+@click.argument("env_id")
+@click.option("--out", type=click.Path(), help="File to write. Default envs/<ENV_ID>/spec.yaml "
+              "under the current folder.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@env_module_option
+@domain_errors
+def spec_init(env_id: str, out: str | None, force: bool, env_module: str | None = None) -> None:
+    """Write a spec.yaml skeleton of ENV_ID to edit, from the automatic abstraction; check
+    it with `text2reward envs ENV_ID --spec FILE`, use it with `run --spec FILE`."""
+    from text2reward.envs.spec import check_env_id
+    from text2reward.envs.userspec import skeleton
+    from text2reward.errors import UsageError
+    from text2reward.store import atomic_write
+
+    _use_env_module(env_module)
+    check_env_id(env_id)
+    path = Path(out) if out else Path("envs") / env_id.replace("/", "__") / "spec.yaml"
+    if path.exists() and not force:
+        raise UsageError(f"{path} already exists; pass --force to overwrite it or --out FILE")
+    text = skeleton(env_id, env_module)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, text)
+    click.echo(str(path))
+    console.print(f"edit it, then check it: text2reward envs {env_id} --spec {path}")
 
 
 # -- batch --------------------------------------------------------------------------------------

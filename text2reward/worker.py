@@ -55,6 +55,10 @@ def _run(job) -> dict[str, Any]:
         if job.env_module_path:
             sys.path.insert(0, job.env_module_path)
         import_env_module(job.env_module)
+    if job.spec_path:  # the user's spec (`--spec`), checked by the command that made the job
+        from text2reward.envs.userspec import load_spec_file
+
+        load_spec_file(job.spec_path, job.env_id, check_env=False)
     spec = load_spec(job.env_id)
     spec.prepare()
     task = spec.tasks.get(job.task) if job.task else None

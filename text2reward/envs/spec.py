@@ -276,9 +276,19 @@ def list_specs() -> list[EnvSpec]:
     return [load_spec(env_id) for env_id in _spec_files()]
 
 
+_USER_SPECS: dict[str, EnvSpec] = {}  # env id -> a user's spec (`--spec FILE`), this process
+
+
+def use_spec(spec: EnvSpec) -> None:
+    """Make ``load_spec(spec.env_id)`` return ``spec`` (a user's spec file) in this process."""
+    _USER_SPECS[spec.env_id] = spec
+
+
 def load_spec(env_id: str) -> EnvSpec:
-    """The curated spec of ``env_id``, else the automatic abstraction of any Gymnasium id
-    (curated=False); unknown ids get a "did you mean" error."""
+    """A user's spec of ``env_id`` (``use_spec``), else the curated one, else the automatic
+    abstraction of any Gymnasium id (curated=False); unknown ids get a "did you mean" error."""
+    if env_id in _USER_SPECS:
+        return _USER_SPECS[env_id]
     files = _spec_files()
     if env_id in files:
         return _cached_spec(files[env_id])

@@ -10,6 +10,14 @@ from typing import Any
 _ENV_MODULE: list[str | None] = [None, None]
 
 
+_SPEC_PATH: list[str | None] = [None]
+
+
+def use_spec_path(path: str | None) -> None:
+    """Make every Job created from now on load the user's spec file ``path`` (``--spec``)."""
+    _SPEC_PATH[0] = path
+
+
 def use_env_module(module: str | None, path: str | None = None) -> None:
     """Make every Job created from now on import ``module`` (found in folder ``path``, if
     given) before anything else (``--env-module``); None turns this off."""
@@ -42,6 +50,8 @@ class Job:
     # imported from; default: what `use_env_module` set
     env_module: str | None = field(default_factory=lambda: _ENV_MODULE[0])
     env_module_path: str | None = field(default_factory=lambda: _ENV_MODULE[1])
+    # a user's spec file of env_id (`--spec`); default: what `use_spec_path` set
+    spec_path: str | None = field(default_factory=lambda: _SPEC_PATH[0])
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
