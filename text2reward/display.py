@@ -66,8 +66,10 @@ class LiveView:
         elif kind == "status":
             row = self._row(event["round"], event["index"])
             fields = {"status": event["status"]}
-            if event["status"] == "trained" and row in self.totals:
-                fields["completed"] = self.totals[row]
+            if event["status"] == "trained" and row in self.totals:  # where training ended
+                fields["completed"] = event.get("steps") or self.totals[row]
+            if event.get("stopped"):
+                fields["status"] = f"stopped: {event['stopped']}"
             if event.get("score") is not None:
                 fields["score"] = _fmt(event["score"])
             self.progress.update(row, **fields)
@@ -77,7 +79,7 @@ class LiveView:
             self.progress.update(row, completed=event["step"], total=event["total"],
                                  sps=f"{event['sps']:.0f}", score=_fmt(event.get("score")))
         elif kind == "solved":
-            self.console.print(f"solved in round {event['round'] + 1}: the search stops here "
+            self.console.print(f"solved in round {event['round']}: the search stops here "
                                "(--keep-going runs every round)")
         elif kind == "best":
             by = ", your choice" if event.get("by") == "person" else ""

@@ -600,7 +600,8 @@ class Loop:
         record["_result"] = result
         self.store.journal({"event": "candidate", "round": r,
                             **{k: v for k, v in record.items() if k not in ("_result", "source")}})
-        self._status(r, index, record["status"], score=record["score"])
+        self._status(r, index, record["status"], score=record["score"], steps=record["steps"],
+                     stopped=record["stopped_early"])
         if result.get("status") == "trained" and not result.get("duplicate_of"):
             self._add_to_pool(r, index)
         with self._lock:
