@@ -148,7 +148,7 @@ def _use_run_spec(run_dir: Path) -> None:
         use_spec_path(str(path.resolve()))
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="text2reward")
 def main() -> None:
     """text2reward: reward programs for Gymnasium environments, written, verified and evolved."""
