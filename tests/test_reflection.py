@@ -65,3 +65,12 @@ def test_cartpole_feedback_prompt_stays_under_1500_tokens():
     turn = feedback_messages(ctx)[-1]
     assert "task_score" in turn["content"]
     assert litellm.token_counter(model="gpt-4o-mini", messages=[turn]) < 1500
+
+
+def test_a_training_curve_above_the_threshold_and_an_evaluation_below_it_are_told_apart():
+    r = result([100, 480, 300], [100, 480, 300], {"alive": [100, 480, 300]}, 250)
+    unstable = next(f for f in findings(r) if f["kind"] == "unstable")
+    assert "training episodes (stochastic policy) reached score 480 (>= 475) at step 100" \
+        in unstable["evidence"]
+    assert "final evaluation (deterministic policy, 10 episodes) scores 250" \
+        in unstable["evidence"]

@@ -77,8 +77,14 @@ def findings(result: dict[str, Any]) -> list[dict[str, Any]]:
     if not solved and hacking:
         out.append({"kind": "reward_hacking", "evidence": hacking})
     if threshold is not None and scores and max(scores) >= threshold and not solved:
-        out.append({"kind": "unstable", "evidence": f"training reached score {max(scores):.3g} "
-                    f"(>= {threshold:g}) but the final policy scores {final.get('score', 0):.3g}"})
+        peak = snaps[int(np.argmax(scores))].get("step") if len(scores) == len(snaps) else None
+        at = f" at step {peak}" if peak is not None else ""
+        out.append({"kind": "unstable", "evidence":
+                    f"training episodes (stochastic policy) reached score {max(scores):.3g} "
+                    f"(>= {threshold:g}){at}, but the final evaluation (deterministic policy, "
+                    f"{final.get('episodes', 0)} episodes) scores {final.get('score', 0):.3g}: "
+                    "the behaviour was reached and then lost, or it relies on the policy's "
+                    "exploration noise"})
     episodes = final.get("episodes", 0)
     if episodes and final.get("terminated", 0) / episodes > 0.5 and not solved:
         negative = final.get("reward_return", 0.0) < 0
