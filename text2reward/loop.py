@@ -365,9 +365,8 @@ class Loop:
         met = self._meets_target({**record, "status": result.get("status"),
                                   "success_rate": (result.get("eval") or {}).get("success_rate"),
                                   "duplicate_of": result.get("duplicate_of")})
-        for pause in result.get("pauses") or ():  # rung scores of a finished training
-            self.schedule.scores.setdefault((r, index), {})[pause["pause"]] = pause["score"]
-        self._decide(self.schedule.end((r, index), fraction, met))
+        scores = {p["pause"]: p["score"] for p in result.get("pauses") or ()}
+        self._decide(self.schedule.end((r, index), fraction, met, scores))
 
     def _decide(self, decisions: list[tuple[tuple[int, int], float, str]]) -> None:
         """Write each ready decision where its paused training waits for it."""

@@ -102,11 +102,14 @@ class RungSchedule:
             self.waiting[key] = pause
             return self._ready(key[0])
 
-    def end(self, key: tuple[int, int], fraction: float, met_target: bool
+    def end(self, key: tuple[int, int], fraction: float, met_target: bool,
+            scores: dict[float, float | None] | None = None
             ) -> list[tuple[tuple[int, int], float, str]]:
         """Candidate ``key`` ended (trained to ``fraction`` of its budget, or never trained:
-        fraction 0); the decisions now ready."""
+        fraction 0), with the scores it reported at its pauses (for a training an earlier
+        process finished); the decisions now ready."""
         with self._lock:
+            self.scores.setdefault(key, {}).update(scores or {})
             self.ended[key] = (fraction, met_target)
             self.waiting.pop(key, None)
             return self._ready(key[0])
