@@ -205,8 +205,8 @@ class Loop:
         one) and name the winner on the mean, as Eureka retrains its final reward. Results are
         journaled one by one, so a resumed run redoes none of them."""
         seeds, top = self.config.reeval_seeds, self.config.reeval_top
-        if seeds <= 1 or self.best is None:
-            return
+        if seeds <= 1 or self.best is None or self.review_from is not None:
+            return  # off, nothing trained, or a person chooses the winner (refine)
         ranked = sorted((rec for rnd in self.rounds for rec in rnd["candidates"]
                          if _beats(rec, None)), key=lambda rec: selection_key(rec["_result"]),
                         reverse=True)[:top]
