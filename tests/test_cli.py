@@ -150,3 +150,10 @@ def test_train_refuses_a_program_the_runtime_critic_rejects_before_training(tmp_
     assert proc.returncode == 1, proc.stderr
     assert "rejected by the runtime critic" in proc.stderr
     assert not (tmp_path / "t" / "policy.zip").exists()
+
+
+def test_run_takes_a_device_and_refuses_an_unknown_one(tmp_path):
+    proc = t2r("run", "--env", "CartPole-v1", "--task", "balance", "--device", "tpu",
+               "--out", str(tmp_path / "run"))
+    assert proc.returncode == 2 and not (tmp_path / "run").exists()
+    assert proc.stderr.strip() == "error: unknown device 'tpu'; use auto, cpu or cuda"

@@ -177,6 +177,8 @@ def main() -> None:
                    "search's own counting as one; 1 turns it off (env TEXT2REWARD_REEVAL_SEEDS). "
                    "Default 3.")
 @click.option("--reeval-top", type=int, help="Candidates re-evaluated over seeds. Default 2.")
+@click.option("--device", help="Torch device of the trainings: auto (a GPU when torch sees one), "
+                               "cpu or cuda. Default auto.")
 @click.option("--repairs", type=int, help="Repair attempts per rejected candidate. Default 2.")
 @click.option("--early-stop/--no-early-stop", default=None,
               help="Stop trainings clearly behind or already reliably succeeding. Default on.")
