@@ -427,3 +427,11 @@ def test_export_of_a_run_on_a_users_env_module_imports_that_module(tmp_path, mon
               "assert not any(m.startswith('text2reward') for m in sys.modules)\nprint('ok')")
     proc = plain_python(script, cwd=tmp_path)  # the user's module is in the current folder
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_exported_training_settings_keep_the_presets_normalisation(tmp_path):
+    """Hopper trains with VecNormalize: the exported TRAINING says so, and train_sb3.py uses it."""
+    out = export_run(hand_made_run(tmp_path / "run", "Hopper-v5"))
+    settings = (out / "exported_reward" / "settings.py").read_text()
+    assert "'normalize': True" in settings or '"normalize": True' in settings
+    assert "VecNormalize(venv" in (out / "train_sb3.py").read_text()

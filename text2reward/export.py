@@ -111,7 +111,7 @@ def _settings(spec: EnvSpec, task, run: Run, env_module: str | None) -> str:
 def _training(spec: EnvSpec, task) -> dict:
     """The env's training preset, for scripts that want the settings text2reward used."""
     preset = spec.training_preset(task)
-    keys = ("algo", "policy", "n_envs", "timesteps", "hyperparams")
+    keys = ("algo", "policy", "n_envs", "timesteps", "normalize", "hyperparams")
     return {k: preset[k] for k in keys if k in preset}
 
 
