@@ -9,12 +9,13 @@ import pytest
 
 from text2reward.envs import load_spec
 from text2reward.program import RewardProgram
+from text2reward.training.presets import build_preset
 from text2reward.training.scoring import load_scorer
 from text2reward.training.trainer import train
 
 pytestmark = pytest.mark.slow
 
-# Every classic env's own goal, plus the novel tasks whose experts were measured to succeed.
+# Every classic env's own goal, plus the tasks whose experts were measured to succeed.
 EXPERT_TASKS = [
     ("CartPole-v1", "balance"),
     ("CartPole-v1", "right_half"),
@@ -26,6 +27,20 @@ EXPERT_TASKS = [
     ("Acrobot-v1", "pivot_level"),
     ("LunarLander-v3", "land"),
     ("LunarLander-v3", "hover"),
+    # MuJoCo and goal tasks whose experts met their thresholds at the current presets
+    # (docs/results/experts.md, or the issue that asked for the calibration where the preset
+    # has not changed since): minutes each on 2 cores.
+    ("InvertedPendulum-v5", "balance"),
+    ("InvertedPendulum-v5", "balance_right"),
+    ("InvertedDoublePendulum-v5", "balance"),
+    ("Reacher-v5", "reach"),
+    ("Hopper-v5", "hop"),
+    ("Walker2d-v5", "walk"),
+    ("HalfCheetah-v5", "run_backward"),
+    ("HalfCheetah-v5", "front_flip"),
+    ("Ant-v5", "wave_leg"),
+    ("FetchReach-v4", "reach"),
+    ("text2reward/MiniGrid-Empty-Random-6x6-v0", "reach_goal"),
 ]
 
 
@@ -36,7 +51,6 @@ def test_expert_reaches_success(env_id, task, tmp_path):
     t = spec.tasks[task]
     program = RewardProgram.load(t.expert_path.read_text())
     scorer = load_scorer(spec, task, None)
-    preset = spec.training_preset(t)
-    preset["env_kwargs"] = spec.env_kwargs(t)
+    preset = build_preset(spec, t)  # as a worker builds it (env kwargs included)
     result = train(spec, program, scorer, preset, tmp_path, seed=0, device="cpu")
     assert result["eval"]["score"] >= t.success_threshold, result["eval"]
