@@ -170,6 +170,9 @@ def main() -> None:
 @click.option("--executor", type=click.Choice(["local", "ray"]),
               help="Where workers run: local processes or Ray tasks (RAY_ADDRESS or local).")
 @click.option("--success", type=click.Path(), help="File with score(episode) and THRESHOLD.")
+@click.option("--propose-success", "propose_success", is_flag=True, default=None,
+              help="Free-form task, LLM designer, no --success: the model writes the success "
+                   "criterion first (checked by the critics, stored as proposed_success.py).")
 @click.option("--out", type=click.Path(), help="Run folder. Default runs/<time>-<env>-<task>.")
 @click.option("--seed", type=int, help="Seed of sampling and training. Default 0.")
 @click.option("--reeval-seeds", type=int, envvar="TEXT2REWARD_REEVAL_SEEDS",
@@ -256,6 +259,7 @@ def run(config_file, interactive=False, env_module=None, env_kwargs=(), no_rende
     if interactive:
         store.journal({"event": "review_session", "from_round": 0, "rounds": config.rounds,
                        "command": config.command})
+    setup = _propose_success(config, setup, designer, store)
     _execute(config, setup, designer, store, None, interactive=interactive, render=not no_render)
 
 
@@ -278,6 +282,7 @@ def resume(run_dir: str) -> None:
         store.close()
         raise
     console.print(f"resuming {run_dir}: {restored.finished} finished candidates kept")
+    setup = _propose_success(config, setup, designer, store)  # if it was interrupted before
     _execute(config, setup, designer, store, restored)
 
 
@@ -324,6 +329,24 @@ def refine(run_dir: str, rounds: int | None, api_base: str | None, no_render: bo
     console.print(f"refining {run_dir}: {restored.finished} finished candidates kept, "
                   f"{config.rounds} rounds in all")
     _execute(config, setup, designer, store, restored, interactive=True, render=not no_render)
+
+
+def _propose_success(config, setup, designer, store):
+    """--propose-success on a free-form task without a success file: the model's criterion,
+    checked, stored and used (text2reward.propose); the Setup unchanged otherwise."""
+    if not config.propose_success or config.success:
+        return setup
+    if setup.task is not None:
+        console.print(f"note: --propose-success is ignored: {config.task!r} is a curated task "
+                      "with its own ground-truth success")
+        return setup
+    from text2reward.propose import propose_success
+
+    try:
+        return propose_success(config, setup, designer, store, console.print)
+    except BaseException:
+        store.close()
+        raise
 
 
 def _run_config(raw: dict):

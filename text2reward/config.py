@@ -38,6 +38,9 @@ class RunConfig:
     cluster at RAY_ADDRESS, else a local one; each task launches the same sandboxed worker)."""
     success: str | None = None
     """A file defining score(episode) -> float and THRESHOLD, for free-form tasks."""
+    propose_success: bool = False
+    """Free-form tasks with an LLM designer and no ``success`` file: before round 0 the model
+    writes one, checked by the critics, stored as proposed_success.py and used as ``success``."""
     out: str | None = None
     """Run folder; default runs/<timestamp>-<env>-<slug>."""
     seed: int = 0
@@ -142,6 +145,9 @@ class RunConfig:
             raise ConfigError(f"--budget-usd must be positive, got {self.budget_usd}")
         if self.max_total_tokens is not None and self.max_total_tokens <= 0:
             raise ConfigError(f"--max-total-tokens must be positive, got {self.max_total_tokens}")
+        if self.propose_success and self.model == "offline":
+            raise ConfigError("--propose-success needs an LLM designer (--model); the offline "
+                              "designer writes no success functions: pass --success FILE")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -65,6 +65,10 @@ def _run(job) -> dict[str, Any]:
     preset = build_preset(spec, task)  # the spec's own, or rl-zoo3's with ours on top
     preset["hyperparams"].update(job.hyperparams)
     preset["env_kwargs"].update(job.env_kwargs)  # the run's --env-kwargs
+    if job.kind == "success":  # a proposed success file, scored on random episodes
+        from text2reward.critic.success import success_check
+
+        return success_check(spec, preset["env_kwargs"], job)
     if job.timesteps:
         preset["timesteps"] = job.timesteps
     if job.n_envs:

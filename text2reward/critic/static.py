@@ -19,6 +19,7 @@ from text2reward.critic.surface import (
 
 ENTRY_POINT = "compute_reward"
 CONTRACT = "def compute_reward(state, action, next_state) -> (reward, components)"
+SUCCESS_CONTRACT = "def score(episode) -> float"
 
 # Attribute names refused on any object: I/O, raw memory and write-enable escapes of ndarrays,
 # string formatting that walks attributes, and frame/code/traceback introspection.
@@ -578,8 +579,42 @@ def _check_entry_point(tree: ast.Module, checker: _Checker) -> None:
         checker.refuse(defs[-1], "decorator", "decorators are not allowed", "remove it")
 
 
-def check_source(source: str, filename: str = "<reward>") -> list[Finding]:
-    """Return the static findings for ``source``; an empty list means accepted."""
+def _check_success_entry(tree: ast.Module, checker: _Checker) -> None:
+    """A success file: ``def score(episode)`` and a numeric ``THRESHOLD`` at module level."""
+    defs = [s for s in tree.body if isinstance(s, ast.FunctionDef) and s.name == "score"]
+    if not defs:
+        checker.refuse(tree, "score", "the success file defines no score",
+                       f"define {SUCCESS_CONTRACT} at module level")
+    elif len(defs[-1].args.posonlyargs + defs[-1].args.args) != 1:
+        checker.refuse(defs[-1], "score signature", "score takes one argument, the episode",
+                       f"use exactly {SUCCESS_CONTRACT}")
+    values = [s.value for s in tree.body if isinstance(s, ast.Assign)
+              and any(isinstance(t, ast.Name) and t.id == "THRESHOLD" for t in s.targets)]
+    if not values:
+        checker.refuse(tree, "THRESHOLD", "the success file sets no THRESHOLD",
+                       "set THRESHOLD = <the score an episode needs to count as a success>")
+    elif not _is_number(values[-1]):
+        checker.refuse(values[-1], "THRESHOLD", "THRESHOLD must be a number written out",
+                       "set THRESHOLD to a literal number, e.g. THRESHOLD = 100.0")
+
+
+def _is_number(node: ast.AST) -> bool:
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_success_source(source: str, filename: str = "<success>") -> list[Finding]:
+    """The static findings for a proposed success file: the reward programs' allow-list, with
+    ``score(episode)`` and ``THRESHOLD`` in place of the reward contract."""
+    return check_source(source, filename, _check_success_entry)
+
+
+def check_source(source: str, filename: str = "<reward>", entry=None) -> list[Finding]:
+    """Return the static findings for ``source``; an empty list means accepted. ``entry``
+    replaces the reward contract's checks (see check_success_source)."""
     if len(source) > MAX_SOURCE_CHARS:
         return [Finding(0, "program size", f"{len(source)} characters is more than the "
                         f"{MAX_SOURCE_CHARS} allowed", "write a shorter program")]
@@ -596,8 +631,11 @@ def check_source(source: str, filename: str = "<reward>") -> list[Finding]:
     checker.functions = {s.name for s in tree.body if isinstance(s, ast.FunctionDef)}
     try:
         _check_module_level(tree, checker)
-        _check_entry_point(tree, checker)
-        _check_batches(tree, checker)
+        if entry is None:
+            _check_entry_point(tree, checker)
+            _check_batches(tree, checker)
+        else:
+            entry(tree, checker)
         # Imports first, so aliases are known before attributes are checked.
         for stmt in tree.body:
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):

@@ -28,7 +28,7 @@ def use_env_module(module: str | None, path: str | None = None) -> None:
 class Job:
     """One unit of untrusted work: a runtime check or a training of one reward program."""
 
-    kind: str  # "check" or "train"
+    kind: str  # "check", "train" or "success" (a proposed success file)
     env_id: str
     program_path: str
     out_dir: str
