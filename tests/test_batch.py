@@ -33,6 +33,7 @@ def test_cartpole_suite_writes_tables_and_resumes_without_retraining(tmp_path):
         assert r["normalised"] or r["note"].startswith("no normalised score")
     markdown = (out / "results.md").read_text()
     assert "| task | threshold |" in markdown and "- designed: mean evaluation score" in markdown
+    assert "| designed_std | sparse_success |" in markdown  # spread over seeds, with 2 or more
     assert "<table>" in (out / "results.html").read_text()
 
     before = (out / "results.jsonl").read_text()

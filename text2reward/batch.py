@@ -187,6 +187,8 @@ class Batch:
                 runs = [r for (k, m, _), r in self.done.items()
                         if k == task.key and m == method and r.get("score") is not None]
                 row[method] = statistics.mean(r["score"] for r in runs) if runs else None
+                row[f"{method}_std"] = (statistics.pstdev(r["score"] for r in runs)
+                                        if len(runs) > 1 else None)  # over seeds
                 rates = [r["success_rate"] for r in runs if r.get("success_rate") is not None]
                 row[f"{method}_success"] = statistics.mean(rates) if rates else None
             row["normalised"] = normalised(row["designed"], row["sparse"], row["expert"])
@@ -248,9 +250,9 @@ def overview(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-COLUMNS = ["task", "threshold", "sparse", "expert", "designed", "sparse_success",
-           "expert_success", "designed_success", "normalised", "tokens", "cost_usd", "wall_time_s",
-           "note"]
+COLUMNS = ["task", "threshold", "sparse", "expert", "designed", "sparse_std", "expert_std",
+           "designed_std", "sparse_success", "expert_success", "designed_success", "normalised",
+           "tokens", "cost_usd", "wall_time_s", "note"]
 
 
 def _fmt(value: Any) -> str:
