@@ -7,6 +7,7 @@ from test_cli import t2r
 
 from text2reward.calibrate import parse_settings, preset_for, read_rows, table
 from text2reward.errors import UsageError
+from text2reward.training import presets
 
 
 def test_settings_are_literals_and_hyperparameters_nest():
@@ -18,12 +19,16 @@ def test_settings_are_literals_and_hyperparameters_nest():
         parse_settings(["normalize"])
 
 
-def test_a_preset_can_borrow_another_algorithm_or_the_zoo():
+def test_a_preset_can_borrow_another_algorithm_or_the_zoo(tmp_path, monkeypatch):
     sac = preset_for("Pendulum-v1", "swing_up", {"algo": "TQC", "timesteps": 5000})
     assert sac["algo"] == "TQC" and sac["hyperparams"] == {} and sac["timesteps"] == 5000
-    zoo = preset_for("Reacher-v5", "reach", {"hyperparams_from": "rl-zoo3:Reacher-v2"})
-    assert zoo["normalize"] and zoo["n_envs"] == 1 and zoo["hyperparams"]["gamma"] == 0.9
-    assert zoo["timesteps"] == preset_for("Reacher-v5", "reach", {})["timesteps"]
+    (tmp_path / "ppo.yml").write_text("Hopper-v4:\n  normalize: true\n  n_envs: 1\n"
+                                      "  policy: 'MlpPolicy'\n  gamma: 0.999\n")
+    monkeypatch.setattr(presets, "zoo_dir", lambda: tmp_path)  # rl_zoo3's hyperparams folder
+    zoo = preset_for("Hopper-v5", "hop", {"hyperparams_from": "rl-zoo3:Hopper-v4"})
+    assert zoo["source"] == "rl-zoo3:ppo/Hopper-v4"
+    assert zoo["normalize"] and zoo["n_envs"] == 1 and zoo["hyperparams"] == {"gamma": 0.999}
+    assert zoo["timesteps"] == preset_for("Hopper-v5", "hop", {})["timesteps"]
 
 
 def test_bench_experts_appends_rows_resumes_and_writes_the_table(tmp_path):
