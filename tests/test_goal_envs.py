@@ -99,3 +99,25 @@ def test_a_missing_package_is_reported_clearly():
                                requires="pip install 'text2reward[goals]'")
     with pytest.raises(UsageError, match=r"not installed; install it: pip install"):
         spec.prepare()
+
+
+def test_meta_world_steps_in_env_processes_under_the_reward_wrapper():
+    """Meta-World registers lambdas, so its env spec cannot be pickled: the wrapper must not ask
+    an env process for it (the process died and the training hung when its env was slow)."""
+    from text2reward.training.scoring import load_scorer
+    from text2reward.training.trainer import make_vec_env
+    from text2reward.training.wrapper import RewardVecEnv
+
+    _require(METAWORLD)
+    spec = load_spec(METAWORLD)
+    task = spec.tasks["reach"]
+    program = RewardProgram.load(task.expert_path.read_text())
+    venv = RewardVecEnv(make_vec_env(spec, spec.env_kwargs(task), 2, 0, "subproc"), spec,
+                        program, load_scorer(spec, "reach", None).fn)
+    try:
+        venv.reset()
+        for _ in range(3):
+            _, reward, _, _ = venv.step(np.zeros((2, 4)))
+        assert reward.shape == (2,) and np.all(np.isfinite(reward))
+    finally:
+        venv.close()

@@ -76,7 +76,7 @@ class RewardVecEnv(VecEnvWrapper):
         self._sims = InProcessSims.attach(venv, self._probes) if self._probes else None
         self.layout = StateLayout(ObsLayout.from_space(venv.observation_space))
         self._schema = RowSchema(spec, self.layout)
-        self._capacity = _StepBuffer.capacity_for(_time_limit(venv))
+        self._capacity = _StepBuffer.capacity_for(_time_limit(venv, spec.env_id))
         self._steps: _StepBuffer | None = None  # made by reset()
         self._born = time.time()  # episode infos carry the time since, as Monitor's do
         self._no_dones = bytes(self.num_envs)  # the bytes of a bool dones array of no ends
@@ -249,11 +249,16 @@ class RewardVecEnv(VecEnvWrapper):
         )
 
 
-def _time_limit(venv: VecEnv) -> int | None:
-    """The envs' episode step limit, when their gymnasium spec has one."""
+def _time_limit(venv: VecEnv, env_id: str) -> int | None:
+    """The envs' episode step limit, when their gymnasium spec has one. Envs in other
+    processes are not asked: an env process whose spec cannot be pickled (Meta-World registers
+    lambdas) dies on the request and leaves the vector env hanging; the registry's is used."""
+    import gymnasium as gym
+
     try:
-        spec = venv.get_attr("spec", [0])[0]
-    except Exception:  # an env without a spec, or one that refuses the attribute
+        envs = getattr(venv, "envs", None)  # in-process envs
+        spec = envs[0].spec if envs else gym.spec(env_id)
+    except Exception:  # an env without a spec
         return None
     limit = getattr(spec, "max_episode_steps", None)
     return int(limit) if limit else None
