@@ -25,7 +25,7 @@ from text2reward.designer import Candidate, DesignContext, Designer, Exchange, F
 from text2reward.envs.spec import EnvSpec, Task
 from text2reward.errors import UsageError, WorkFailed
 from text2reward.program import code_hash
-from text2reward.refine import Reviewer, human_words, review_of
+from text2reward.refine import Reviewer, SessionLeft, human_words, review_of
 from text2reward.resume import Restored, read_journal
 from text2reward.store import RunStore
 from text2reward.training.executor import kill_all, run_job
@@ -107,6 +107,8 @@ class Loop:
         raised as ``WorkFailed`` (never as bad input), and ``resume`` continues the run."""
         try:
             summary = self._rounds(restored)
+        except SessionLeft:
+            raise  # the person left the review: not a failure, the command says so
         except Exception as exc:
             raise self._failed(exc) from exc
         if self.best is None:
