@@ -37,7 +37,7 @@ from text2reward.training.scheduler import GO, RungSchedule  # noqa: E402
 
 def test_a_decision_waits_for_every_lower_index_candidate_and_never_for_higher_ones():
     s = RungSchedule(rungs=(0.25,), threshold=475, pauses=(0.25,))
-    s.open_round(0, 3)
+    s.open_round(0)
     assert s.report((0, 2), 0.25, 10.0) == []  # candidate 0 and 1 have not passed 0.25 yet
     assert s.report((0, 0), 0.25, 300.0) == [((0, 0), 0.25, GO)]  # nobody below it
     assert s.report((0, 1), 0.25, 290.0) == [((0, 1), 0.25, GO), ((0, 2), 0.25,
@@ -46,12 +46,12 @@ def test_a_decision_waits_for_every_lower_index_candidate_and_never_for_higher_o
 
 def test_a_candidate_that_ended_early_releases_the_others_and_a_solver_stops_them():
     s = RungSchedule(rungs=(0.5,), threshold=475, pauses=(0.3, 0.5))
-    s.open_round(0, 3)
+    s.open_round(0)
     assert s.report((0, 1), 0.3, 100.0) == []
     assert s.end((0, 0), 0.0, False) == [((0, 1), 0.3, GO)]  # rejected, never trained
     assert s.report((0, 2), 0.3, 100.0) == [((0, 2), 0.3, GO)]
     s2 = RungSchedule(rungs=(0.5,), threshold=475, pauses=(0.3, 0.5))
-    s2.open_round(0, 2)
+    s2.open_round(0)
     s2.report((0, 0), 0.3, 500.0)
     assert s2.report((0, 1), 0.5, 100.0) == []  # waits: candidate 0 is past 0.3, not ended
     assert s2.end((0, 0), 0.4, True) == [((0, 1), 0.5, "another candidate solved the task "
@@ -60,8 +60,8 @@ def test_a_candidate_that_ended_early_releases_the_others_and_a_solver_stops_the
 
 def test_earlier_rounds_are_peers_at_every_rung():
     s = RungSchedule(rungs=(0.25,), threshold=None, pauses=(0.25,))
-    s.open_round(0, 1)
+    s.open_round(0)
     s.report((0, 0), 0.25, 100.0)
     s.end((0, 0), 1.0, False)
-    s.open_round(1, 1)
+    s.open_round(1)
     assert s.report((1, 0), 0.25, 10.0) == [((1, 0), 0.25, "behind at rung 1 (25%)")]

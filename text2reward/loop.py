@@ -173,7 +173,7 @@ class Loop:
             candidates = restored.proposals.get(r) or self._propose(ctx)
             done = restored.records.get(r, {})
             self._partial = {"round": r, "candidates": dict(done)}
-            self._open_round(r, len(candidates), done)
+            self._open_round(r, done)
             self._pool_path = self.screening.freeze(r) if self.screening else None
             self._warm = self._warm_start()
             records = self._evaluate_round(ctx, candidates, done)
@@ -209,13 +209,13 @@ class Loop:
         seeds, top = self.config.reeval_seeds, self.config.reeval_top
         if seeds <= 1 or self.best is None or self.review_from is not None:
             return  # off, nothing trained, or a person chooses the winner (refine)
-        ranked = sorted((rec for rnd in self.rounds for rec in rnd["candidates"]
-                         if _beats(rec, None)), key=lambda rec: selection_key(rec["_result"]),
-                        reverse=True)[:top]
+        ranked = sorted(({**rec, "round": rnd["round"]} for rnd in self.rounds
+                         for rec in rnd["candidates"] if _beats(rec, None)),
+                        key=lambda rec: selection_key(rec["_result"]), reverse=True)[:top]
         done = {(e["round"], e["index"], e["seed"]): e for e in read_journal(self.store.root)
                 if e.get("event") == "reeval"}
         todo = [(rec, self.config.seed + k) for rec in ranked for k in range(1, seeds)
-                if (self._round_of(rec), rec["index"], self.config.seed + k) not in done]
+                if (rec["round"], rec["index"], self.config.seed + k) not in done]
         self.observe({"event": "reeval", "candidates": len(ranked), "trainings": len(todo)})
         pool = ThreadPoolExecutor(max_workers=self.config.workers)
         futures = [pool.submit(self._reeval_one, rec, seed) for rec, seed in todo]
@@ -236,11 +236,8 @@ class Loop:
             done[(event["round"], event["index"], event["seed"])] = event
         self._name_winner(ranked, done)
 
-    def _round_of(self, record: dict[str, Any]) -> int:
-        return record.get("round", (record.get("_result") or {}).get("at", [0])[0])
-
     def _reeval_one(self, record: dict[str, Any], seed: int) -> dict[str, Any]:
-        r, index = self._round_of(record), record["index"]
+        r, index = record["round"], record["index"]
         folder = self.store.candidate_dir(r, index)
         job = self._job("train", folder / f"seed{seed}", None)
         job.program_path, job.seed = str(folder / "program.py"), seed
@@ -258,9 +255,9 @@ class Loop:
     def _name_winner(self, ranked: list[dict[str, Any]], done: dict[tuple, dict]) -> None:
         """Per-seed scores, mean, spread and success rate of each re-evaluated candidate; the
         best mean (success rate first, then score) is the run's winner."""
-        rows, costs = [], [e for e in done.values()]
+        rows, costs = [], list(done.values())
         for rec in ranked:
-            r = self._round_of(rec)
+            r = rec["round"]
             final = rec["_result"]["eval"]
             runs = [{"seed": self.config.seed, "score": final.get("score"),
                      "success_rate": final.get("success_rate")}]
@@ -281,9 +278,8 @@ class Loop:
             "wall_time_s": sum(e.get("wall_time_s") or 0.0 for e in costs)}
         at = (winner["round"], winner["index"])
         if (self.best["round"], self.best["index"]) != at:
-            record = next(rec for rec in ranked
-                          if (self._round_of(rec), rec["index"]) == at)
-            self.best = {**record, "round": at[0]}
+            record = next(rec for rec in ranked if (rec["round"], rec["index"]) == at)
+            self.best = record
             folder = self.store.candidate_dir(*at)
             self.store.save_best(record["source"], folder / "policy.zip")
             self.observe({"event": "best", "round": at[0], "index": at[1],
@@ -350,11 +346,11 @@ class Loop:
         return RungSchedule(threshold=self.setup.threshold, halving=self.config.early_stop,
                             stop_on_success=solved)
 
-    def _open_round(self, r: int, n: int, done: dict[int, dict[str, Any]]) -> None:
+    def _open_round(self, r: int, done: dict[int, dict[str, Any]]) -> None:
         """Tell the schedule a round begins, with the candidates an earlier process finished."""
         if self.schedule is None:
             return
-        self.schedule.open_round(r, n)
+        self.schedule.open_round(r)
         for index, record in done.items():
             self._ended(r, index, record.get("_result") or {}, record)
 

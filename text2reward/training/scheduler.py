@@ -77,21 +77,19 @@ class RungSchedule:
         self.halving = SuccessiveHalving(rungs, eta, threshold, margin) if halving else None
         self.stop_on_success = stop_on_success
         self.pauses = tuple(sorted(set(pauses) | (set(rungs) if halving else set())))
-        self.rounds: dict[int, int] = {}  # round -> number of candidates
         self.scores: dict[tuple[int, int], dict[float, float | None]] = {}
         self.waiting: dict[tuple[int, int], float] = {}  # candidate -> the pause it waits at
         self.ended: dict[tuple[int, int], tuple[float, bool]] = {}  # -> (fraction, met target)
         self.earlier: dict[float, list[float]] = {}  # rung -> scores of finished rounds
         self._lock = threading.Lock()
 
-    def open_round(self, r: int, candidates: int) -> None:
-        """Round ``r`` begins with ``candidates`` candidates; earlier rounds' rung scores become
+    def open_round(self, r: int) -> None:
+        """Round ``r`` begins: earlier rounds' rung scores become
         every later candidate's peers."""
         with self._lock:
             self.earlier = {rung: [s for (rr, _), by in sorted(self.scores.items()) if rr < r
                                    for p, s in by.items() if p == rung and s is not None]
                             for rung in (self.halving.rungs if self.halving else ())}
-            self.rounds[r] = candidates
 
     def report(self, key: tuple[int, int], pause: float, score: float | None
                ) -> list[tuple[tuple[int, int], float, str]]:
