@@ -217,22 +217,7 @@ class Loop:
         todo = [(rec, self.config.seed + k) for rec in ranked for k in range(1, seeds)
                 if (rec["round"], rec["index"], self.config.seed + k) not in done]
         self.observe({"event": "reeval", "candidates": len(ranked), "trainings": len(todo)})
-        pool = ThreadPoolExecutor(max_workers=self.config.workers)
-        futures = [pool.submit(self._reeval_one, rec, seed) for rec, seed in todo]
-        try:
-            pending = set(futures)
-            while pending:
-                if self.interrupted.is_set():
-                    raise KeyboardInterrupt
-                pending = wait(pending, timeout=0.5).not_done
-        except BaseException:
-            self.stopping = True
-            getattr(self.run_job, "kill_all", kill_all)()
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
-        for f in futures:
-            event = f.result()
+        for event in self._in_workers([(self._reeval_one, (rec, seed)) for rec, seed in todo]):
             done[(event["round"], event["index"], event["seed"])] = event
         self._name_winner(ranked, done)
 
@@ -429,23 +414,30 @@ class Loop:
 
     def _evaluate_round(self, ctx: DesignContext, candidates: list[Candidate],
                         done: dict[int, dict[str, Any]]) -> list[dict]:
+        todo = [i for i in range(len(candidates)) if i not in done]
+        records = self._in_workers([(self._pipeline, (ctx, i, candidates[i])) for i in todo])
+        fresh = dict(zip(todo, records, strict=True))
+        return [done[i] if i in done else fresh[i] for i in range(len(candidates))]
+
+    def _in_workers(self, calls: list[tuple[Callable[..., Any], tuple]]) -> list[Any]:
+        """Run ``calls`` (function, args) ``workers`` at a time; their results in order. Ctrl-C,
+        SIGTERM or a failure stop every worker and record nothing half-done."""
         pool = ThreadPoolExecutor(max_workers=self.config.workers)
-        futures = {i: pool.submit(self._pipeline, ctx, i, c)
-                   for i, c in enumerate(candidates) if i not in done}
+        futures = [pool.submit(fn, *args) for fn, args in calls]
         try:
-            pending = set(futures.values())
+            pending = set(futures)
             while pending:
                 if self.interrupted.is_set():
                     raise KeyboardInterrupt
                 pending = wait(pending, timeout=0.5).not_done
-            fresh = {i: f.result() for i, f in futures.items()}
-        except BaseException:  # Ctrl-C or SIGTERM: stop workers, record nothing half-done
+            results = [f.result() for f in futures]
+        except BaseException:
             self.stopping = True
             getattr(self.run_job, "kill_all", kill_all)()
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
-        return [done[i] if i in done else fresh[i] for i in range(len(candidates))]
+        return results
 
     # -- one candidate ------------------------------------------------------------------------
     def _pipeline(self, ctx: DesignContext, index: int, cand: Candidate) -> dict[str, Any]:
