@@ -143,7 +143,7 @@ def test_report_renders_in_headless_chromium_with_visible_plots(toy_run, tmp_pat
     url = (toy_run / "report.html").resolve().as_uri()
     shot = tmp_path / "report.png"
     proc = _chromium(
-        f"--screenshot={shot}", "--window-size=1280,2400", url, profile=tmp_path / "p1"
+        f"--screenshot={shot}", "--window-size=1280,7000", url, profile=tmp_path / "p1"
     )
     console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
     assert not console, console
