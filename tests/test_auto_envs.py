@@ -18,7 +18,7 @@ from text2reward.envs.abstraction import describe
 from text2reward.envs.layout import ObsLayout, StateLayout
 from text2reward.envs.sim import Probe, SimFeatures
 from text2reward.errors import UnknownEnvError
-from text2reward.training.job import use_env_module
+from text2reward.sandbox.job import use_env_module
 
 SWIMMER_PROGRAM = textwrap.dedent("""
     import numpy as np

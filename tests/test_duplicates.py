@@ -8,7 +8,7 @@ from fake_openai import Say
 from test_cli import TASK, t2r
 
 from text2reward.critic.runtime import reward_signature
-from text2reward.resume import restore
+from text2reward.search.resume import restore
 
 
 def reply(body: str) -> str:
@@ -41,8 +41,8 @@ def test_a_positive_multiple_of_a_trained_reward_is_not_trained(
     assert not (out / "rounds" / "r00" / "c01" / "policy.zip").exists()
 
     restored = restore(out).records[0]  # what resume would take over
-    assert restored[1]["_result"]["duplicate_of"] == [0, 0]
-    assert restored[1]["_result"]["status"] == "trained"
+    assert restored[1].result.duplicate_of == [0, 0]
+    assert restored[1].result.trained and not restored[1].ranked
 
 
 def test_signature_ignores_positive_rescaling_only():

@@ -10,8 +10,8 @@ import pytest
 from fake_openai import Fail, Say, cartpole_reply
 from test_cli import GOOD, TASK, t2r
 
-from text2reward.training.executor import kill_all, run_job
-from text2reward.training.job import Job
+from text2reward.sandbox.job import Job
+from text2reward.sandbox.local import kill_all, run_job
 
 
 def test_a_worker_that_dies_mid_training_is_a_failed_candidate_with_its_reason(tmp_path):

@@ -21,7 +21,7 @@ from text2reward.errors import LLMError, UsageError
 from text2reward.llm.designer import LLMDesigner
 from text2reward.llm.prompts import feedback_messages
 from text2reward.llm.record import default_cache_dir, read_record, request_key
-from text2reward.loop import Loop
+from text2reward.search.review import Review
 
 SECRET = "sk-test-SECRET"
 MODEL = "openai/gpt-4o-mini"  # litellm prices it, so every round has a cost
@@ -285,12 +285,11 @@ def test_history_shows_earlier_bests_oldest_first(ctx):
 @pytest.mark.parametrize("history, expected", [(1, []), (2, ["b"]), (3, ["a", "b"]),
                                                (9, ["a", "b"])])
 def test_the_loop_passes_the_last_rounds_bests(history, expected):
-    loop = Loop.__new__(Loop)
-    loop.config = SimpleNamespace(history=history)
+    review = Review(SimpleNamespace(config=SimpleNamespace(history=history)), None)
     fb = {name: Feedback(name, f"{name} stats") for name in ("a", "b", "best")}
-    loop.round_bests = [fb["a"], None, fb["best"], fb["b"], fb["b"]]
-    assert [f.source for f in loop._history(fb["best"])] == expected
-    assert loop._history(None) == []
+    review.round_bests = [fb["a"], None, fb["best"], fb["b"], fb["b"]]
+    assert [f.source for f in review.history(fb["best"])] == expected
+    assert review.history(None) == []
 
 
 def test_self_critique_keeps_or_revises(fake_openai, ctx):

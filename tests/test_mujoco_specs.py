@@ -15,8 +15,8 @@ from text2reward.critic.runtime import collect_batches
 from text2reward.critic.static import check_source
 from text2reward.envs import Episode, StateView, list_specs, load_spec
 from text2reward.program import RewardProgram
-from text2reward.training.executor import run_job
-from text2reward.training.job import Job
+from text2reward.sandbox.job import Job
+from text2reward.sandbox.local import run_job
 
 MUJOCO = ["InvertedPendulum-v5", "InvertedDoublePendulum-v5", "Reacher-v5", "HalfCheetah-v5",
           "Hopper-v5", "Walker2d-v5", "Ant-v5"]

@@ -9,8 +9,8 @@ from test_cli import TASK, t2r
 from text2reward.analysis.prescreen import judge, spearman
 from text2reward.analysis.reflection import findings
 from text2reward.analysis.trajectories import TrajectoryPool, load_episodes, save_episodes
-from text2reward.training.executor import run_job
-from text2reward.training.job import Job
+from text2reward.sandbox.job import Job
+from text2reward.sandbox.local import run_job
 
 FAIL_PAYS = ("Here you go.\n```python\nimport numpy as np\n\n\n"
              "def compute_reward(state, action, next_state):\n"

@@ -47,7 +47,8 @@ def wait_for_candidates(out: Path, count: int, proc: subprocess.Popen,
 
 def live_workers(out: Path) -> int:
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    return sum(1 for line in ps.splitlines() if "text2reward.worker" in line and str(out) in line)
+    return sum(1 for line in ps.splitlines()
+               if "text2reward.sandbox.worker" in line and str(out) in line)
 
 
 def test_kill_9_after_the_first_round_then_resume_keeps_every_candidate_once(tmp_path):
@@ -113,8 +114,8 @@ def test_an_interrupt_whose_exception_was_lost_still_stops_the_run(tmp_path):
     import pytest
 
     from text2reward.config import RunConfig
-    from text2reward.loop import Loop
-    from text2reward.prepare import prepare
+    from text2reward.search.loop import Loop
+    from text2reward.search.start import prepare
 
     config = RunConfig(env="CartPole-v1", task="balance", model="offline", samples=2, rounds=2,
                        stop_on_success=False, prescreen=False, timesteps=200_000,

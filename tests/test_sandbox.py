@@ -27,16 +27,16 @@ import pytest
 from click.testing import CliRunner
 
 from text2reward.cli import main
-from text2reward.critic.sandbox import (
+from text2reward.critic.static import check_source
+from text2reward.sandbox.job import Job
+from text2reward.sandbox.local import run_job
+from text2reward.sandbox.lockdown import (
     layer_report,
     layers,
     lock_down,
     missing_layers,
     worker_environment,
 )
-from text2reward.critic.static import check_source
-from text2reward.training.executor import run_job
-from text2reward.training.job import Job
 
 CORPUS = Path(__file__).parent / "corpus"
 ATTACKS = sorted((CORPUS / "attacks").glob("*.py"))
@@ -146,7 +146,7 @@ def test_layers_are_detected_not_assumed():
 # -- the OS layers, with the static critic bypassed ---------------------------------------------
 PROBE = textwrap.dedent("""
     import json, os, socket, subprocess, sys
-    from text2reward.critic.sandbox import lock_down
+    from text2reward.sandbox.lockdown import lock_down
     scratch, outside, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     applied = lock_down(cpu_seconds=5, scratch=scratch)
     report = {"applied": applied}
@@ -217,7 +217,7 @@ def test_memory_limit_is_the_data_segment_for_gpu_workers():
     limited on their data segment instead, CPU workers on their address space."""
     script = textwrap.dedent("""
         import resource, sys
-        from text2reward.critic.sandbox import MEMORY_LIMIT, _set_rlimits
+        from text2reward.sandbox.lockdown import MEMORY_LIMIT, _set_rlimits
         before = {r: resource.getrlimit(r) for r in (resource.RLIMIT_AS, resource.RLIMIT_DATA)}
         _set_rlimits(60, gpu=sys.argv[1] == "gpu")
         for r in (resource.RLIMIT_AS, resource.RLIMIT_DATA):
@@ -237,7 +237,7 @@ def test_lock_down_keeps_threads_and_is_fast(tmp_path):
     script = textwrap.dedent("""
         import sys, threading, time
         import numpy as np
-        from text2reward.critic.sandbox import lock_down
+        from text2reward.sandbox.lockdown import lock_down
         t = time.perf_counter()
         applied = lock_down(cpu_seconds=5, scratch=sys.argv[1])
         ms = (time.perf_counter() - t) * 1000
@@ -260,7 +260,7 @@ ZYGOTE = textwrap.dedent("""
     import ctypes, json, multiprocessing, os, pathlib, signal, socket, subprocess, sys, threading
     import time, urllib.request
     import numpy as np
-    from text2reward.critic.sandbox import lock_down
+    from text2reward.sandbox.lockdown import lock_down
     from text2reward.envs import StateView, load_spec
 
     plan = json.loads(open(sys.argv[1]).read())
@@ -402,7 +402,7 @@ BYPASS_WORKER = textwrap.dedent("""
         return cls(source, ns["compute_reward"])
 
     program.RewardProgram.load = classmethod(load)
-    from text2reward.worker import main
+    from text2reward.sandbox.worker import main
     sys.exit(main(["worker", sys.argv[1]]))
 """)
 
@@ -499,7 +499,7 @@ def test_training_job_reports_the_layers_it_ran_under(tmp_path):
 
 
 def test_lock_down_reports_a_layer_it_cannot_apply(tmp_path, capfd, monkeypatch):
-    import text2reward.critic.sandbox as sandbox
+    import text2reward.sandbox.lockdown as sandbox
 
     # In-process lock-down would confine pytest itself, so run only the failing seccomp path.
     monkeypatch.setattr(sandbox, "_seccomp_module", lambda: None)

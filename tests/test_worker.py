@@ -4,9 +4,9 @@ import os
 
 import pytest
 
-from text2reward.critic.sandbox import worker_environment
-from text2reward.training.executor import run_job
-from text2reward.training.job import Job
+from text2reward.sandbox.job import Job
+from text2reward.sandbox.local import run_job
+from text2reward.sandbox.lockdown import worker_environment
 
 GOOD = ("import numpy as np\n\ndef compute_reward(state, action, next_state):\n"
         "    up = np.cos(next_state.pole_angle)\n"

@@ -25,9 +25,9 @@ import yaml
 from text2reward.envs.spec import Task, load_spec
 from text2reward.errors import UsageError
 from text2reward.paths import data_dir
+from text2reward.sandbox.job import Job
+from text2reward.sandbox.local import run_job
 from text2reward.store import atomic_write
-from text2reward.training.executor import run_job
-from text2reward.training.job import Job
 
 METHODS = ("sparse", "expert", "designed")
 Log = Callable[[str], None]
@@ -84,7 +84,7 @@ class Batch:
 
     def _prepare(self, task: Task):
         from text2reward.config import RunConfig
-        from text2reward.prepare import prepare
+        from text2reward.search.start import prepare
 
         folder = self.root / task.key.replace(":", "-") / "search"
         config = RunConfig(env=task.env_id, task=task.description, model=self.config.model,
@@ -159,8 +159,7 @@ class Batch:
 
     def _search(self, task: Task) -> None:
         """The designer's search for this task: an ordinary run folder, resumed if unfinished."""
-        from text2reward.loop import Loop
-        from text2reward.resume import restore
+        from text2reward.search.start import restore, search
         from text2reward.store import RunStore
 
         folder = self.root / task.key.replace(":", "-") / "search"
@@ -172,7 +171,7 @@ class Batch:
         store = RunStore.create(folder, config.to_dict()) if fresh else RunStore.open(folder)
         self.log(f"{task.key}: designing ({config.samples} x {config.rounds}, {config.model})")
         try:
-            Loop(config, setup, designer, store).run(None if fresh else restore(folder))
+            search(config, setup, designer, store, None if fresh else restore(folder))
         except Exception as exc:  # a task whose search fails is reported, the batch goes on
             self.log(f"{task.key}: search failed: {exc}")
         finally:

@@ -160,8 +160,8 @@ def _chunk(preset: dict[str, Any], timesteps: int, rounds: int) -> int:
 
 def sandbox(env_id: str, timesteps: int, repeats: int, log: Log) -> float:
     """Training steps/s inside a locked-down worker vs in this process, same program."""
-    from text2reward.training.executor import run_job
-    from text2reward.training.job import Job
+    from text2reward.sandbox.job import Job
+    from text2reward.sandbox.local import run_job
 
     spec = load_spec(env_id)
     source, task = _program_for(spec)
@@ -183,8 +183,8 @@ def parallel(env_id: str, timesteps: int, jobs: int, workers: int, log: Log) -> 
     """Throughput (steps/s over all jobs) of ``workers`` concurrent workers vs one."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from text2reward.training.executor import run_job
-    from text2reward.training.job import Job
+    from text2reward.sandbox.job import Job
+    from text2reward.sandbox.local import run_job
 
     spec = load_spec(env_id)
     source, task = _program_for(spec)
@@ -239,8 +239,7 @@ def cpu_scaling(processes: int, seconds: float = 3.0) -> float:
 def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: int,
                  workers: int, root: Path, timesteps: int | None) -> dict[str, Any]:
     from text2reward.config import RunConfig
-    from text2reward.loop import Loop
-    from text2reward.prepare import prepare
+    from text2reward.search.start import prepare, search
     from text2reward.store import RunStore
 
     config = RunConfig(env=env_id, task=task, model="offline", samples=samples, rounds=1,
@@ -251,7 +250,7 @@ def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: i
     store = RunStore.create(Path(config.out), config.to_dict())
     start = time.perf_counter()
     try:
-        summary = Loop(config, setup, designer, store).run()
+        summary = search(config, setup, designer, store)
     finally:
         store.close()
     return {"steps": summary["env_steps"], "wall": time.perf_counter() - start,

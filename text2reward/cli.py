@@ -78,7 +78,7 @@ def _use_env_module(module: str | None, recorded: str | None = None) -> str | No
     if not module:
         return None
     from text2reward.envs.modules import load_env_module
-    from text2reward.training.job import use_env_module
+    from text2reward.sandbox.job import use_env_module
 
     folder = load_env_module(module, recorded)
     use_env_module(module, folder)
@@ -111,7 +111,7 @@ def _use_spec(spec_file: str | None, env_id: str | None):
     if not spec_file:
         return None
     from text2reward.envs.userspec import load_spec_file, read_spec_yaml
-    from text2reward.training.job import use_spec_path
+    from text2reward.sandbox.job import use_spec_path
 
     module = read_spec_yaml(Path(spec_file)).get("module")
     if isinstance(module, str):
@@ -126,7 +126,7 @@ def _keep_spec(spec_file: str, run_dir: Path) -> None:
     later command on the run (resume, refine, report, export) and its workers read it."""
     import shutil
 
-    from text2reward.training.job import use_spec_path
+    from text2reward.sandbox.job import use_spec_path
 
     source = Path(spec_file)
     folder = run_dir / RUN_SPEC
@@ -142,7 +142,7 @@ def _use_run_spec(run_dir: Path) -> None:
     path = run_dir / RUN_SPEC / "spec.yaml"
     if path.is_file():
         from text2reward.envs.userspec import load_spec_file
-        from text2reward.training.job import use_spec_path
+        from text2reward.sandbox.job import use_spec_path
 
         load_spec_file(path, check_env=False)
         use_spec_path(str(path.resolve()))
@@ -223,7 +223,7 @@ def run(config_file, interactive=False, env_module=None, env_kwargs=(), no_rende
     """Design, verify, train and select reward programs for a task."""
     from text2reward.config import RunConfig, load_config_file
     from text2reward.errors import ConfigError
-    from text2reward.prepare import prepare
+    from text2reward.search.start import prepare
     from text2reward.store import RunStore, default_run_dir
 
     extra = _env_kwargs(env_kwargs)
@@ -268,8 +268,7 @@ def run(config_file, interactive=False, env_module=None, env_kwargs=(), no_rende
 @domain_errors
 def resume(run_dir: str) -> None:
     """Finish an interrupted run, reusing every finished proposal and training."""
-    from text2reward.prepare import prepare
-    from text2reward.resume import restore
+    from text2reward.search.start import prepare, restore
     from text2reward.store import RunStore
 
     store = RunStore.open(Path(run_dir))
@@ -297,9 +296,8 @@ def refine(run_dir: str, rounds: int | None, api_base: str | None, no_render: bo
     """Continue a run with you in the loop: after each round, type feedback, choose the better
     of the top two rollouts, or accept. Leave any time (Ctrl-C, end of input): running
     `refine RUN_DIR` again continues where you stopped."""
-    from text2reward.prepare import prepare
     from text2reward.refine import pending_session, start_session
-    from text2reward.resume import restore
+    from text2reward.search.start import prepare, restore
     from text2reward.store import RunStore
 
     store = RunStore.open(_run_folder(run_dir))
@@ -365,8 +363,8 @@ def _execute(config, setup, designer, store, restored, interactive=False, render
     import threading
 
     from text2reward.display import LiveView, summary_table
-    from text2reward.loop import Loop
     from text2reward.refine import SessionLeft, TerminalReviewer
+    from text2reward.search.start import search
 
     out = store.root
     again = f"text2reward refine {out}" if interactive else f"text2reward resume {out}"
@@ -383,9 +381,8 @@ def _execute(config, setup, designer, store, restored, interactive=False, render
     try:
         with LiveView(console) as view:
             reviewer = TerminalReviewer(console, view.paused, render) if interactive else None
-            loop = Loop(config, setup, designer, store, view, reviewer=reviewer)
-            loop.interrupted = interrupted
-            summary = loop.run(restored)
+            summary = search(config, setup, designer, store, restored, observe=view,
+                             reviewer=reviewer, interrupted=interrupted)
     except SessionLeft as left:
         store.journal({"event": "review_left", "round": left.round})
         console.print(f"you left the review of round {left.round}; everything so far is kept: "
@@ -472,8 +469,8 @@ def check(env_id: str, task: str | None, as_json: bool, file: str, explain: bool
         _explain_sandbox()
     from text2reward.critic.static import check_source
     from text2reward.envs.spec import check_env_id, load_spec
-    from text2reward.training.executor import run_job
-    from text2reward.training.job import Job
+    from text2reward.sandbox.job import Job
+    from text2reward.sandbox.local import run_job
 
     check_env_id(env_id)
     spec = load_spec(env_id)
@@ -512,7 +509,7 @@ def check(env_id: str, task: str | None, as_json: bool, file: str, explain: bool
 
 def _explain_sandbox() -> None:
     """Print each isolation layer of the worker and whether it is active on this machine."""
-    from text2reward.critic.sandbox import layer_report
+    from text2reward.sandbox.lockdown import layer_report
 
     for name, (active, detail) in layer_report().items():
         state = "active " if active else "MISSING"
@@ -568,9 +565,9 @@ def train(env_id, reward_file, task, timesteps, seed, success, out, device, as_j
     from text2reward.critic.static import check_source
     from text2reward.envs.spec import check_env_id, load_spec
     from text2reward.errors import UsageError, WorkFailed
+    from text2reward.sandbox.job import Job
+    from text2reward.sandbox.local import run_job
     from text2reward.store import atomic_write, slugify
-    from text2reward.training.executor import run_job
-    from text2reward.training.job import Job
     from text2reward.training.scoring import load_scorer
 
     if timesteps is not None and timesteps <= 0:

@@ -129,7 +129,7 @@ class RunConfig:
         if self.executor not in ("local", "ray"):
             raise ConfigError(f"unknown executor {self.executor!r}; use local or ray")
         if self.executor == "ray":
-            from text2reward.training.ray_executor import MISSING, ray_installed
+            from text2reward.sandbox.ray import MISSING, ray_installed
 
             if not ray_installed():
                 raise ConfigError(MISSING)

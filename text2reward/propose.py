@@ -15,9 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from text2reward.critic.static import check_success_source
+from text2reward.sandbox.job import Job
+from text2reward.sandbox.local import run_job
 from text2reward.store import RunStore
-from text2reward.training.executor import run_job
-from text2reward.training.job import Job
 from text2reward.training.scoring import PROPOSED_MARK, load_user_scorer
 
 FILE = "proposed_success.py"

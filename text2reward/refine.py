@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from text2reward.analysis.reflection import selection_key
-from text2reward.resume import Restored
+from text2reward.runfolder import candidate_path
+from text2reward.search.records import CandidateRecord
+from text2reward.search.resume import Restored
 
 TOP = 3  # candidates shown side by side
 ACTIONS = ("feedback", "choose", "accept")
@@ -98,22 +99,19 @@ class SessionLeft(Exception):
         self.round = round_index
 
 
-def review_of(r: int, rounds: int, run_dir: Path, records: list[dict[str, Any]],
-              best: dict[str, Any] | None) -> Review:
+def review_of(r: int, rounds: int, run_dir: Path, records: list[CandidateRecord],
+              best: CandidateRecord | None) -> Review:
     """Round ``r``'s top trained candidates (and the run's best, when from an earlier round)."""
-    pool = [{"round": r, **rec} for rec in records if not rec.get("duplicate_of")
-            and (rec.get("_result") or {}).get("status") == "trained"]
-    best_at = None if best is None else [best["round"], best["index"]]
-    if best is not None and all([c["round"], c["index"]] != best_at for c in pool):
+    pool = [rec for rec in records if rec.ranked]
+    if best is not None and all(c.at != best.at for c in pool):
         pool.append(best)
-    pool.sort(key=lambda c: selection_key(c["_result"]), reverse=True)
+    pool.sort(key=lambda c: c.rank, reverse=True)
     top = []
     for c in pool[:TOP]:
-        final = c["_result"].get("eval") or {}
-        top.append(Shown(c["round"], c["index"], c.get("score"), c.get("success"),
-                         c.get("success_rate"), c.get("env_return"),
-                         dict(final.get("components") or {}), c.get("source") or "",
-                         [c["round"], c["index"]] == best_at))
+        final = c.result.eval if c.result is not None else {}
+        top.append(Shown(c.round, c.index, c.score, c.success, c.success_rate, c.env_return,
+                         dict(final.get("components") or {}), c.source or "",
+                         best is not None and c.at == best.at))
     return Review(r, rounds, Path(run_dir), top)
 
 
@@ -237,7 +235,7 @@ class TerminalReviewer:
         from text2reward.rollout import RenderUnavailable, render_rollout
 
         for k, shown in enumerate(review.top[:2], start=1):
-            folder = review.run_dir / "rounds" / f"r{shown.round:02d}" / f"c{shown.index:02d}"
+            folder = candidate_path(review.run_dir, shown.round, shown.index)
             gif = folder / "rollout.gif"
             if self.render and not gif.is_file():
                 try:

@@ -21,7 +21,7 @@ from text2reward.envs.spec import load_spec
 from text2reward.errors import Text2RewardError
 from text2reward.pagekit import CSS, _badge, _code, _e, _num, _pygments_css
 from text2reward.rollout import RenderUnavailable, _rollout_frames, render_rollout
-from text2reward.runfolder import MEDIA_TYPES, Run, _at
+from text2reward.runfolder import MEDIA_TYPES, Run, _at, candidate_label, read_journal
 from text2reward.store import atomic_write
 
 __all__ = ["Run", "RenderUnavailable", "build_report", "line_chart", "render_rollout"]
@@ -195,7 +195,6 @@ def _protocol_section(run: Run) -> str:
 
 def _feedback_section(run: Run) -> str:
     """The reflection and findings each round was designed from, as the designer got them."""
-    from text2reward.resume import read_journal
 
     events = [e for e in read_journal(run.root) if e.get("event") == "feedback"]
     if not events:
@@ -340,7 +339,7 @@ def _diffs_section(run: Run) -> str:
             f"round {r0} best (c{c0['index']}, score {_num(c0['score'])}) → "
             f"round {r1} best (c{c1['index']}, score {_num(c1['score'])})"
         )
-        a, b = f"r{r0:02d}/c{c0['index']:02d}", f"r{r1:02d}/c{c1['index']:02d}"
+        a, b = candidate_label(r0, c0["index"]), candidate_label(r1, c1["index"])
         parts.append(f"<h3>{_e(title)}</h3>{_diff(old, new, a, b)}")
     return "".join(parts)
 

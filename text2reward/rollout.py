@@ -19,7 +19,7 @@ from text2reward.envs.spec import load_spec  # noqa: E402
 from text2reward.errors import Text2RewardError, WorkFailed  # noqa: E402
 from text2reward.runfolder import Run, _at  # noqa: E402
 from text2reward.training.normalize import ObsStats, beside  # noqa: E402
-from text2reward.training.presets import build_preset  # noqa: E402
+from text2reward.training.presets import build_preset, trained_preset  # noqa: E402
 
 ROLLOUT_FRAMES = 100
 ROLLOUT_WIDTH = 360
@@ -39,7 +39,8 @@ def render_rollout(
     """Render a candidate's policy (default: the best) offscreen to ``rollout.gif`` in its folder.
 
     The policy's weights are read with ``torch.load(weights_only=True)`` into a policy built
-    from the env's preset, so nothing from the run folder is unpickled.
+    from the preset it was trained with (``preset.json``; the env's preset for older runs), so
+    nothing from the run folder is unpickled.
     Raises RenderUnavailable when the env, Pillow or the policy cannot render here.
     ``renderer`` replaces the frame source (``_rollout_frames``), for callers that supply their own.
     """
@@ -121,7 +122,8 @@ def _rollout_frames(run: Run, policy_path: Path, frames: int):
     settings = spec.env_kwargs(task, run.config.get("env_kwargs"))  # the run's, as trained
     env = _render_env(spec.env_id, settings)
     try:
-        policy = _load_policy(policy_path, build_preset(spec, task), env)
+        preset = trained_preset(policy_path.parent) or build_preset(spec, task)
+        policy = _load_policy(policy_path, preset, env)
         stats = ObsStats.load(beside(policy_path))  # the policy's observation normalisation
         obs, _ = env.reset(seed=int(run.config.get("seed") or 0))
         images = [env.render()]

@@ -1,6 +1,7 @@
 """A finished (or running) run folder, read-only: config, summary, candidates' files and media.
 
-Used by the report, the exporter and the rollout renderer; it never writes.
+Used by the report, the exporter and the rollout renderer; it never writes. The folder's layout
+(``candidate_path``, the journal) is defined here; ``store.RunStore`` writes it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,36 @@ from typing import Any
 
 from text2reward.errors import UsageError
 
+JOURNAL = "journal.jsonl"
 MEDIA_TYPES = {".gif": "image/gif", ".png": "image/png", ".mp4": "video/mp4", ".webm": "video/webm"}
+
+
+def candidate_path(root: Path, r: int, index: int) -> Path:
+    """The folder of round ``r``'s candidate ``index`` in the run folder ``root``.
+
+    >>> candidate_path(Path("run"), 1, 3).as_posix()
+    'run/rounds/r01/c03'
+    """
+    return Path(root) / "rounds" / f"r{r:02d}" / f"c{index:02d}"
+
+
+def candidate_label(r: int, index: int) -> str:
+    """A candidate's short name, as its folder is named (``r01/c03``)."""
+    return f"r{r:02d}/c{index:02d}"
+
+
+def read_journal(root: Path) -> list[dict[str, Any]]:
+    """Every complete event of the run's journal (a line torn by a crash is ignored)."""
+    path = Path(root) / JOURNAL
+    if not path.exists():
+        return []
+    events = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return events
 
 
 class Run:
@@ -41,7 +71,7 @@ class Run:
         return self.summary.get("best")
 
     def folder(self, r: int, i: int) -> Path:
-        return self.root / "rounds" / f"r{r:02d}" / f"c{i:02d}"
+        return candidate_path(self.root, r, i)
 
     def result(self, r: int, i: int) -> dict[str, Any]:
         path = self.folder(r, i) / "result.json"

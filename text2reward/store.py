@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from text2reward.errors import RunLockedError, UsageError
+from text2reward.runfolder import JOURNAL, candidate_path
 from text2reward.training.normalize import beside
 
 
@@ -98,14 +99,14 @@ class RunStore:
             self._lock_fh = None
 
     def candidate_dir(self, round_index: int, index: int) -> Path:
-        path = self.root / "rounds" / f"r{round_index:02d}" / f"c{index:02d}"
+        path = candidate_path(self.root, round_index, index)
         path.mkdir(parents=True, exist_ok=True)
         return path
 
     def journal(self, event: dict[str, Any]) -> None:
         """Append one event to journal.jsonl and push it to disk."""
         line = json.dumps({"time": time.time(), **event}, default=str)
-        with open(self.root / "journal.jsonl", "a") as fh:
+        with open(self.root / JOURNAL, "a") as fh:
             fh.write(line + "\n")
             fh.flush()
             os.fsync(fh.fileno())

@@ -87,7 +87,7 @@ def score_episodes(source: str, episodes: list[Episode]) -> tuple[list[float], l
 
 def success_check(spec: EnvSpec, env_kwargs: dict, job: Any) -> dict[str, Any]:
     """The worker's "success" job: random episodes, lock-down, then the proposal on them."""
-    from text2reward.critic.sandbox import lock_down
+    from text2reward.sandbox.lockdown import lock_down
 
     episodes = random_episodes(spec, env_kwargs, seed=job.seed)
     source = Path(job.program_path).read_text()

@@ -1,5 +1,5 @@
 """The training callback: snapshots of the task's progress over training, early stops, and
-the pauses where the run decides whether a training goes on (see training/scheduler.py)."""
+the pauses where the run decides whether a training goes on (see search/halving.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
 
+from text2reward.sandbox import decision_path, stop_requested
 from text2reward.training.summary import summarise
 from text2reward.training.wrapper import RewardVecEnv
 
@@ -20,10 +21,10 @@ N_SNAPSHOTS = 10
 def wait_for_decision(folder: Path, pause: float, poll_s: float = 0.005) -> str:
     """Block until the run writes its decision for ``pause`` into ``folder`` ("go" or why to
     stop); the run's ``stop`` file (an interruption) ends the wait too."""
-    path = folder / f"decision-{pause:.2f}"
+    path = decision_path(folder, pause)
     while not path.exists():
-        if (folder / "stop").exists():
-            return (folder / "stop").read_text().strip() or "stopped by the run"
+        if (reason := stop_requested(folder)) is not None:
+            return reason
         time.sleep(poll_s)
     return path.read_text().strip()
 

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -232,3 +233,33 @@ def build_preset(spec, task=None, folder: Path | None = None) -> dict[str, Any]:
     preset.update(task_training)
     preset.update(hyperparams=hyperparams, source=f"{ZOO}:{algo.lower()}/{zoo_id}", notes=notes)
     return preset
+
+
+# -- the preset a policy was trained with -------------------------------------------------------
+def trained_preset(folder: Path) -> dict[str, Any] | None:
+    """The preset the policy in ``folder`` was trained with (its ``preset.json``, torch classes
+    restored), or None for folders written before trainings kept it."""
+    path = Path(folder) / "preset.json"
+    if not path.is_file():
+        return None
+    preset = json.loads(path.read_text())
+    hyperparams = preset.get("hyperparams") or {}
+    if hyperparams.get("policy_kwargs"):
+        hyperparams["policy_kwargs"] = _torch_classes(hyperparams["policy_kwargs"])
+    return preset
+
+
+def _torch_classes(value: Any) -> Any:
+    """Names of torch classes (as preset.json writes them) back to the classes; torch's only,
+    nothing else is imported."""
+    if isinstance(value, dict):
+        return {k: _torch_classes(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_torch_classes(v) for v in value]
+    if isinstance(value, str) and value.startswith("torch."):
+        module, _, name = value.rpartition(".")
+        try:
+            return getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            return value
+    return value

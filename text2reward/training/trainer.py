@@ -72,7 +72,7 @@ def _child_env(env, probes: list, lock: dict[str, Any] | None):
 
         env = SimFeatures(env, probes)
     if lock is not None:
-        from text2reward.critic.sandbox import lock_down
+        from text2reward.sandbox.lockdown import lock_down
 
         lock_down(**lock)
     return env

@@ -15,9 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from text2reward.critic.sandbox import worker_environment, wrap_command
-from text2reward.training.job import Job
+from text2reward.sandbox.job import Job
+from text2reward.sandbox.lockdown import worker_environment, wrap_command
 
+WORKER = "text2reward.sandbox.worker"  # the worker's module, run as a fresh process
 OnEvent = Callable[[dict[str, Any]], None]
 _live: set[subprocess.Popen] = set()  # running workers, so an interrupted run can stop them all
 _live_lock = threading.Lock()
@@ -74,7 +75,7 @@ def run_job(job: Job, on_event: OnEvent = lambda e: None) -> dict[str, Any]:
     start = time.perf_counter()
     with open(out_dir / "worker.log", "wb") as log:
         proc = subprocess.Popen(
-            wrap_command([sys.executable, "-m", "text2reward.worker", str(job_path)], out_dir),
+            wrap_command([sys.executable, "-m", WORKER, str(job_path)], out_dir),
             cwd=out_dir, env=worker_environment(out_dir), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=log, start_new_session=True,
         )

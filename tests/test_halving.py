@@ -1,6 +1,6 @@
 """Successive halving stops trainings clearly behind their peers, never solved ones."""
 
-from text2reward.training.scheduler import SuccessiveHalving
+from text2reward.search.halving import SuccessiveHalving
 
 
 def test_the_first_to_reach_a_rung_always_continues():
@@ -32,7 +32,7 @@ def test_reports_before_the_rung_or_without_a_score_are_ignored():
 
 
 # -- deterministic decisions at fixed fractions --------------------------------------------------
-from text2reward.training.scheduler import GO, RungSchedule  # noqa: E402
+from text2reward.search.halving import GO, RungSchedule  # noqa: E402
 
 
 def test_a_decision_waits_for_every_lower_index_candidate_and_never_for_higher_ones():

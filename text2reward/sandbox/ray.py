@@ -1,7 +1,7 @@
 """Run jobs as Ray tasks (``--executor ray``), each launching the same sandboxed worker.
 
 The Ray task itself never loads candidate code: it holds the cluster's credentials and network
-access, so it only calls :func:`text2reward.training.executor.run_job`, which starts the
+access, so it only calls :func:`text2reward.sandbox.local.run_job`, which starts the
 locked-down worker subprocess exactly as the local executor does.
 
 Files travel as bytes, so the cluster may have any number of nodes: the driver sends the job's
@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from text2reward.training.job import Job
+from text2reward.sandbox.job import Job
 
 OnEvent = Callable[[dict[str, Any]], None]
 MISSING = "--executor ray needs Ray: pip install 'text2reward[ray]'"
@@ -134,7 +134,7 @@ def run_remote(job_fields: dict[str, Any], inputs: dict[str, tuple[str, bytes]],
     """
     import ray
 
-    from text2reward.training.executor import run_job
+    from text2reward.sandbox.local import run_job
 
     scratch = Path(tempfile.mkdtemp(prefix="t2r-ray-")).resolve()
     try:

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from text2reward.designer import Candidate
+from text2reward.runfolder import candidate_path, read_journal
+from text2reward.search.records import CandidateRecord, TrainingResult
 
 
 @dataclass
@@ -21,7 +23,7 @@ class Restored:
     """Finished work of an earlier process: proposals and candidate records per round."""
 
     proposals: dict[int, list[Candidate]] = field(default_factory=dict)
-    records: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    records: dict[int, dict[int, CandidateRecord]] = field(default_factory=dict)
     usage: dict[str, float] = field(default_factory=dict)
     decisions: dict[int, dict[str, Any]] = field(default_factory=dict)  # round -> "human" event
     sessions: list[dict[str, Any]] = field(default_factory=list)  # "review_session" events
@@ -31,54 +33,41 @@ class Restored:
         return sum(len(r) for r in self.records.values())
 
 
-def read_journal(root: Path) -> list[dict[str, Any]]:
-    """Every complete event of journal.jsonl (a line torn by a crash is ignored)."""
-    path = root / "journal.jsonl"
-    if not path.exists():
-        return []
-    events = []
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return events
-
-
-def _result(folder: Path, record: dict[str, Any], records_by_hash: dict[str, dict],
-            records_at: dict[tuple[int, int], dict]) -> dict:
-    if record.get("duplicate_of"):
-        at = tuple(record["duplicate_of"])
-        original = records_at.get(at) or records_by_hash.get(record.get("code_hash"), {})
-        return {**original.get("_result", {}), "duplicate_of": record["duplicate_of"],
-                "reason": record.get("reason")}
+def _result(folder: Path, record: CandidateRecord,
+            originals: dict[tuple[int, int] | str, CandidateRecord]) -> TrainingResult:
+    """The full result of a finished candidate: its result.json, or its original's."""
+    if record.duplicate_of:
+        original = originals.get(tuple(record.duplicate_of)) or originals.get(
+            record.code_hash or "")
+        if original is not None and original.result is not None:
+            return original.result.reused_as(record.duplicate_of, record.reason)
+        return TrainingResult(status=record.status, reason=record.reason,
+                              duplicate_of=record.duplicate_of)
     path = folder / "result.json"
-    if record.get("status") == "trained" and path.exists():
-        return json.loads(path.read_text())
-    return {"status": record.get("status"), "reason": record.get("reason")}
+    if record.status == "trained" and path.exists():
+        return TrainingResult.from_json(json.loads(path.read_text()))
+    return TrainingResult(status=record.status, reason=record.reason)
 
 
 def restore(root: Path) -> Restored:
     """Read the proposals, finished candidates and LLM usage recorded in ``root``."""
     restored = Restored()
     usage = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "requests": 0}
-    by_hash: dict[str, dict] = {}
-    by_at: dict[tuple[int, int], dict] = {}
+    originals: dict[tuple[int, int] | str, CandidateRecord] = {}  # by [round, index] and hash
     for event in read_journal(root):
         kind = event.get("event")
         if kind == "proposed":
             restored.proposals[event["round"]] = [Candidate(**c) for c in event["candidates"]]
         elif kind == "candidate":
             r, index = event["round"], event["index"]
-            record = {k: v for k, v in event.items() if k not in ("event", "round", "time")}
-            folder = root / "rounds" / f"r{r:02d}" / f"c{index:02d}"
+            folder = candidate_path(root, r, index)
             program = folder / "program.py"
-            if program.exists():
-                record["source"] = program.read_text()
-            record["_result"] = _result(folder, record, by_hash, by_at)
-            if record.get("code_hash") and not record.get("duplicate_of"):
-                by_hash.setdefault(record["code_hash"], record)
-            by_at[(r, index)] = record
+            record = CandidateRecord.from_json(
+                event, r, program.read_text() if program.exists() else None)
+            record.result = _result(folder, record, originals)
+            if record.code_hash and record.original:
+                originals.setdefault(record.code_hash, record)
+            originals[(r, index)] = record
             restored.records.setdefault(r, {})[index] = record
         elif kind == "human":  # a person's decision after a round; the latest one counts
             if event.get("action") == "reopen":  # a new refine session asks this round again

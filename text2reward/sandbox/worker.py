@@ -1,4 +1,4 @@
-"""Worker process entry point: ``python -m text2reward.worker JOB.json``.
+"""Worker process entry point: ``python -m text2reward.sandbox.worker JOB.json``.
 
 Runs one runtime check or one training of an untrusted program, locked down before the
 program is loaded. Progress goes to stdout as JSON lines; the result to ``result.json`` in the
@@ -45,9 +45,9 @@ def jsonable(value: Any) -> Any:
 
 
 def _run(job) -> dict[str, Any]:
-    from text2reward.critic.sandbox import lock_down
     from text2reward.envs.spec import import_env_module, load_spec
     from text2reward.program import RejectedProgram, RewardFault, RewardProgram
+    from text2reward.sandbox.lockdown import lock_down
     from text2reward.training.presets import build_preset
     from text2reward.training.scoring import load_scorer
 
@@ -148,7 +148,7 @@ def die_with_parent() -> None:
 
 
 def main(argv: list[str]) -> int:
-    from text2reward.training.job import Job
+    from text2reward.sandbox.job import Job
 
     die_with_parent()
 

@@ -1,18 +1,31 @@
-"""Everything checked before a run folder exists: env, task, success, designer and its key.
+"""Starting and continuing a search: the one way ``run``, ``resume``, ``refine``, ``batch`` and
+``bench`` set one up.
 
-Bad input fails here with one clear line, so no half-written run folder is left behind.
+``prepare`` checks everything before a run folder exists (env, task, success, designer and its
+key): bad input fails there with one clear line, so no half-written run folder is left behind.
+``search`` runs the rounds over a run folder, new or restored (``restore``).
 """
 
 from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from text2reward.config import RunConfig
 from text2reward.designer import Designer
 from text2reward.envs.settings import check_env_kwargs
 from text2reward.envs.spec import check_env_id, load_spec
 from text2reward.errors import UsageError
-from text2reward.loop import Setup
 from text2reward.offline import OfflineDesigner
+from text2reward.search.candidate import Setup
+from text2reward.store import RunStore
 from text2reward.training.scoring import load_scorer
+
+if TYPE_CHECKING:
+    from text2reward.refine import Reviewer
+    from text2reward.search.candidate import Observer
+    from text2reward.search.resume import Restored
 
 
 def make_designer(config: RunConfig) -> Designer:
@@ -46,3 +59,24 @@ def prepare(config: RunConfig) -> tuple[Setup, Designer]:
         raise UsageError(f"{spec.env_id} has no training preset; pass --timesteps")
     seen = spec.under(spec.env_kwargs(task, config.env_kwargs))  # what the designer is told
     return Setup(seen, task, scorer.kind, scorer.metric, scorer.threshold), designer
+
+
+def search(config: RunConfig, setup: Setup, designer: Designer, store: RunStore,
+           restored: Restored | None = None, *, observe: Observer | None = None,
+           reviewer: Reviewer | None = None,
+           interrupted: threading.Event | None = None) -> dict[str, Any]:
+    """Run the search's rounds over ``store`` (continuing ``restored`` work when given); its
+    summary. ``interrupted`` is the flag a signal handler sets (see ``Stopping``)."""
+    from text2reward.search.loop import Loop
+
+    loop = Loop(config, setup, designer, store, observe or (lambda e: None), reviewer)
+    if interrupted is not None:
+        loop.interrupted = interrupted
+    return loop.run(restored)
+
+
+def restore(root: Path) -> Restored:
+    """The finished work recorded in the run folder ``root``."""
+    from text2reward.search.resume import restore as read
+
+    return read(root)

@@ -1,0 +1,138 @@
+"""When trainings stop before their budget, and when the search stops before its last round.
+
+Successive halving cuts candidates behind their peers; with ``--stop-on-success`` a candidate
+that succeeds in every evaluation episode ends the search, and the trainings of its round
+still in flight stop. With local workers these decisions are taken at fixed fractions of each
+training, in candidate order (``RungSchedule``), so a seed gives the same search whatever the
+load or the number of workers; Ray's trainings are stopped asynchronously instead.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from text2reward.sandbox import decision_path, request_stop
+from text2reward.search.halving import RungSchedule, SuccessiveHalving
+from text2reward.search.records import CandidateRecord, TrainingResult
+from text2reward.store import RunStore
+
+
+class Stopping:
+    """The stop state of a search: halving, the schedule of decisions, the trainings in
+    flight, the candidate that met the target, and the run's interruption."""
+
+    def __init__(self, config, threshold: float | None, store: RunStore) -> None:
+        self.config, self.store, self.threshold = config, store, threshold
+        self.stop_on_success = False
+        self.halving = SuccessiveHalving(threshold=threshold) if config.early_stop else None
+        self.schedule: RungSchedule | None = None
+        self.solved_by: tuple[int, int] | None = None  # the first candidate meeting the target
+        self.running: dict[tuple[int, int], Path] = {}  # trainings in flight -> their folders
+        # Set by the command line's Ctrl-C and SIGTERM handler, and checked where the run
+        # waits: the KeyboardInterrupt the handler raises can be lost (Python drops exceptions
+        # raised inside a destructor that happens to run when the signal arrives).
+        self.interrupted = threading.Event()
+        self.stopping = False  # set on interruption: unfinished candidates are not recorded
+        self._lock = threading.Lock()
+
+    def plan(self, reviewed: bool) -> None:
+        """Fix the rules once it is known whether a person reviews rounds (then the search
+        never stops on success by itself)."""
+        config = self.config
+        self.stop_on_success = bool(config.stop_on_success and not reviewed
+                                    and self.threshold is not None)
+        local = getattr(config, "executor", "local") != "ray"
+        # decisions at fixed steps, where trainings can pause for them (local workers)
+        self.schedule = (RungSchedule(threshold=self.threshold, halving=config.early_stop,
+                                      stop_on_success=self.stop_on_success)
+                         if local and (config.early_stop or self.stop_on_success) else None)
+
+    @property
+    def pauses(self) -> list[float]:
+        return list(self.schedule.pauses) if self.schedule is not None else []
+
+    def meets_target(self, record: CandidateRecord) -> bool:
+        """An original trained candidate succeeding in every evaluation episode, in a search
+        that stops there."""
+        return (self.stop_on_success and record.success_rate == 1.0
+                and record.status == "trained" and record.original)
+
+    def adopt(self, record: CandidateRecord) -> None:
+        """A candidate finished by an earlier process."""
+        if self.solved_by is None and self.meets_target(record):
+            self.solved_by = record.at
+
+    def skip_reason(self) -> str | None:
+        """Why a candidate not started yet is skipped: the target was met (asynchronous
+        stops only; the schedule lets it start and stops it at its first pause)."""
+        if self.solved_by is None or self.schedule is not None:
+            return None
+        return f"target met by r{self.solved_by[0]} c{self.solved_by[1]}"
+
+    def starting(self, at: tuple[int, int], folder: Path) -> str | None:
+        """A training begins: None, or why it is skipped instead."""
+        with self._lock:
+            reason = self.skip_reason()
+            if reason is None:
+                self.running[at] = folder
+        return reason
+
+    def finished_training(self, at: tuple[int, int]) -> None:
+        with self._lock:
+            self.running.pop(at, None)
+
+    def open_round(self, r: int, done: dict[int, CandidateRecord]) -> None:
+        """Tell the schedule a round begins, with the candidates an earlier process finished."""
+        if self.schedule is None:
+            return
+        self.schedule.open_round(r)
+        for record in done.values():
+            self.ended(record)
+
+    def ended(self, record: CandidateRecord) -> None:
+        """A candidate is done (trained, or never trained): release the decisions waiting on
+        it, and with --stop-on-success, cut its round if it met the target."""
+        if self.schedule is not None:
+            result = record.result or TrainingResult(status=record.status)
+            scores = {p["pause"]: p["score"] for p in result.pauses or ()}
+            self.decide(self.schedule.end(record.at, result.fraction,
+                                          self.meets_target(record), scores))
+
+    def cut_round(self, record: CandidateRecord) -> None:
+        """A candidate met the target in every evaluation episode: the search is over, so the
+        round's trainings in flight stop now (each is still evaluated and recorded) and its
+        candidates not started yet are skipped."""
+        if not self.meets_target(record):
+            return
+        with self._lock:
+            if self.solved_by is not None:
+                return
+            self.solved_by = record.at
+            running = list(self.running.values())
+        self.store.journal({"event": "target_met", "round": record.round, "index": record.index})
+        if self.schedule is not None:
+            return  # the others stop at their next pause
+        for folder in running:
+            request_stop(folder, f"another candidate solved the task (r{record.round} "
+                                 f"c{record.index})")
+
+    def progress(self, at: tuple[int, int], folder: Path, event: dict[str, Any]) -> None:
+        """A training's event: a pause waits for its decision; progress feeds asynchronous
+        halving."""
+        if event.get("event") == "pause" and self.schedule is not None:
+            self.decide(self.schedule.report(at, event["pause"], event.get("score")))
+        elif event.get("event") == "progress" and self.halving is not None \
+                and self.schedule is None:
+            if self.halving.report(at, event["step"], event["total"], event.get("score")):
+                request_stop(folder, "behind its peers (successive halving)")
+
+    def decide(self, decisions: list[tuple[tuple[int, int], float, str]]) -> None:
+        """Write each ready decision where its paused training waits for it."""
+        for (r, index), pause, decision in decisions:
+            path = decision_path(self.store.candidate_dir(r, index), pause)
+            self.store.write_text(path.relative_to(self.store.root), decision)
+            if decision != "go":
+                self.store.journal({"event": "stop_decision", "round": r, "index": index,
+                                    "pause": pause, "reason": decision})
