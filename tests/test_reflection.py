@@ -1,6 +1,7 @@
 """Reflection text and rule-based findings from training metrics."""
 
-from text2reward.analysis.reflection import findings, reflect, selection_key
+from text2reward.analysis.reflection import findings, reflect
+from text2reward.search.records import TrainingResult
 
 
 def result(scores, rewards, comps, final_score, terminated=0, threshold=475.0):
@@ -42,8 +43,9 @@ def test_reflection_lists_every_component_with_max_mean_min():
 def test_selection_uses_task_success_not_the_candidates_reward():
     a = result([1], [1000], {"x": [1000]}, 100)
     b = result([1], [1], {"x": [1]}, 400)
-    assert selection_key(b) > selection_key(a)
-    assert selection_key({"status": "failed"}) < selection_key(a)
+    rank = lambda r: TrainingResult.from_json(r).rank  # noqa: E731
+    assert rank(b) > rank(a)
+    assert rank({"status": "failed"}) < rank(a)
 
 
 def test_cartpole_feedback_prompt_stays_under_1500_tokens():

@@ -105,7 +105,7 @@ def test_report_says_so_when_a_rollout_cannot_be_rendered(run_copy, monkeypatch)
     def no_renderer(*args, **kwargs):
         raise RuntimeError("no display")
 
-    monkeypatch.setattr("text2reward.report._rollout_frames", no_renderer)
+    monkeypatch.setattr("text2reward.report.rollout_frames", no_renderer)
     page = build_report(run_copy).read_text()
     assert "No rollout media: rendering CartPole-v1 failed here: RuntimeError: no display" in page
     assert "data:image/gif" not in page

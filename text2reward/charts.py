@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from text2reward.pagekit import _e, _num
+from text2reward.pagekit import esc, num
 
 PALETTE = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bc4c00", "#1b7c83", "#bf3989", "#4d2d00")
 Series = tuple[str, list[float], list[float]]
@@ -27,7 +27,7 @@ def line_chart(
         if points:
             clean.append((name, [x for x, _ in points], [y for _, y in points]))
     if not clean:
-        return f'<figure class="chart"><figcaption>{_e(title)}: no data</figcaption></figure>'
+        return f'<figure class="chart"><figcaption>{esc(title)}: no data</figcaption></figure>'
     all_x = [x for _, xs, _ in clean for x in xs]
     all_y = [y for _, _, ys in clean for y in ys] + ([hline] if _finite(hline) else [])
     left, right, top, bottom = 62, 14, 30, 42
@@ -36,9 +36,9 @@ def line_chart(
     sy = lambda y: height - bottom - (y - yt[0]) / (yt[-1] - yt[0]) * (height - top - bottom)  # noqa: E731
     out = [
         f'<svg viewBox="0 0 {width} {height}" role="img">',
-        f"<title>{_e(title)}</title>",
+        f"<title>{esc(title)}</title>",
         f'<text x="{left}" y="18" font-size="13" font-weight="600" fill="#1f2328">'
-        f"{_e(title)}</text>",
+        f"{esc(title)}</text>",
     ]
     for y in yt:
         out.append(
@@ -56,7 +56,7 @@ def line_chart(
         f'<text x="{(left + width - right) / 2}" y="{height - 6}" font-size="11" '
         f'text-anchor="middle" fill="#656d76">training steps</text>'
         f'<text transform="translate(14 {(top + height - bottom) / 2}) rotate(-90)" font-size="11" '
-        f'text-anchor="middle" fill="#656d76">{_e(y_label)}</text>'
+        f'text-anchor="middle" fill="#656d76">{esc(y_label)}</text>'
         f'<rect x="{left}" y="{top}" width="{width - left - right}" '
         f'height="{height - top - bottom}" '
         f'fill="none" stroke="#d0d7de"/>'
@@ -78,10 +78,10 @@ def line_chart(
             f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{color}"/>'
             for x, y in zip(xs, ys, strict=True)
         ]
-        legend.append(f'<span><i style="background:{color}"></i>{_e(name)}</span>')
+        legend.append(f'<span><i style="background:{color}"></i>{esc(name)}</span>')
     if _finite(hline):
         legend.append(
-            f'<span><i style="background:#57606a"></i>success threshold ({_num(hline)})</span>'
+            f'<span><i style="background:#57606a"></i>success threshold ({num(hline)})</span>'
         )
     out.append("</svg>")
     return (
@@ -111,7 +111,7 @@ def _tick_label(value: float) -> str:
 
 
 
-def _score_chart(results: list[tuple[str, dict]], threshold: float | None) -> str:
+def score_chart(results: list[tuple[str, dict]], threshold: float | None) -> str:
     series = [
         (
             label,
@@ -123,7 +123,7 @@ def _score_chart(results: list[tuple[str, dict]], threshold: float | None) -> st
     return line_chart("task score over training", series, "task score", hline=threshold)
 
 
-def _component_chart(result: dict[str, Any]) -> str:
+def component_chart(result: dict[str, Any]) -> str:
     snaps = [p for p in result.get("snapshots", []) if p.get("components") is not None]
     names = sorted({n for p in snaps for n in p["components"]})
     series = [

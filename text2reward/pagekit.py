@@ -6,33 +6,33 @@ import html
 from typing import Any
 
 
-def _e(value: Any) -> str:
+def esc(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _num(value: Any, digits: int = 4) -> str:
+def num(value: Any, digits: int = 4) -> str:
     if value is None:
         return "-"
     return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
-def _badge(flag: bool | None, yes: str = "yes", no: str = "no") -> str:
+def badge(flag: bool | None, yes: str = "yes", no: str = "no") -> str:
     if flag is None:
         return '<span class="badge">n/a</span>'
     return f'<span class="badge {"ok" if flag else "bad"}">{yes if flag else no}</span>'
 
 
-def _code(source: str) -> str:
+def code_block(source: str) -> str:
     try:
         from pygments import highlight
         from pygments.formatters import HtmlFormatter
         from pygments.lexers import PythonLexer
     except ImportError:
-        return f"<pre>{_e(source)}</pre>"
+        return f"<pre>{esc(source)}</pre>"
     return highlight(source, PythonLexer(), HtmlFormatter(cssclass="hl"))
 
 
-def _pygments_css() -> str:
+def pygments_css() -> str:
     try:
         from pygments.formatters import HtmlFormatter
     except ImportError:

@@ -15,13 +15,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from text2reward.charts import _component_chart, _score_chart, line_chart
+from text2reward.charts import component_chart, line_chart, score_chart
 from text2reward.envs.abstraction import describe
 from text2reward.envs.spec import load_spec
 from text2reward.errors import Text2RewardError
-from text2reward.pagekit import CSS, _badge, _code, _e, _num, _pygments_css
-from text2reward.rollout import RenderUnavailable, _rollout_frames, render_rollout
-from text2reward.runfolder import MEDIA_TYPES, Run, _at, candidate_label, read_journal
+from text2reward.pagekit import CSS, badge, code_block, esc, num, pygments_css
+from text2reward.rollout import RenderUnavailable, render_rollout, rollout_frames
+from text2reward.runfolder import MEDIA_TYPES, Run, at_of, candidate_label, read_journal
 from text2reward.store import atomic_write
 
 __all__ = ["Run", "RenderUnavailable", "build_report", "line_chart", "render_rollout"]
@@ -38,9 +38,9 @@ def build_report(run_dir: Path, render: bool = True) -> Path:
     elif not render:
         note = f"the rollout was not rendered (--no-render); `text2reward report {run.root}` " \
                "renders it"
-    elif not any(path.parent == run.folder(*_at(run.best)) for _, path in run.media()):
+    elif not any(path.parent == run.folder(*at_of(run.best)) for _, path in run.media()):
         try:
-            render_rollout(run.root, renderer=_rollout_frames)
+            render_rollout(run.root, renderer=rollout_frames)
         except RenderUnavailable as exc:
             note = str(exc)
     out = run.root / "report.html"
@@ -73,11 +73,11 @@ def _page(run: Run, media_note: str | None) -> str:
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>text2reward - {_e(title)}</title><style>{CSS}{_pygments_css()}</style></head>"
-        f'<body><header><div class="brand">text2reward report</div><h1>{_e(title)}</h1>'
+        f"<title>text2reward - {esc(title)}</title><style>{CSS}{pygments_css()}</style></head>"
+        f'<body><header><div class="brand">text2reward report</div><h1>{esc(title)}</h1>'
         f"<nav>{nav}</nav></header><main>{body}</main>"
-        f"<footer>Built from {_e(str(run.root))}. Rebuild with "
-        f"<code>text2reward report {_e(str(run.root))}</code>.</footer></body></html>\n"
+        f"<footer>Built from {esc(str(run.root))}. Rebuild with "
+        f"<code>text2reward report {esc(str(run.root))}</code>.</footer></body></html>\n"
     )
 
 
@@ -86,14 +86,15 @@ def _overview(run: Run) -> str:
     success = s.get("success") or {}
     cards = [
         ("status", s.get("status", "?")),
-        ("best score", "none" if best is None else _num(best.get("score"))),
-        ("success threshold", _num(success.get("threshold"))),
+        ("best score", "none" if best is None else num(best.get("score"))),
+        ("success threshold", num(success.get("threshold"))),
         ("candidates", str(sum(len(r["candidates"]) for r in run.rounds))),
         ("rounds", f"{len(run.rounds)} of {run.config.get('rounds', '?')}"),
-        ("wall time", f"{_num(s.get('wall_time_s'))} s"),
+        ("wall time", f"{num(s.get('wall_time_s'))} s"),
     ]
     html_cards = "".join(
-        f'<div class="card"><div class="label">{_e(k)}</div><div class="value">{_e(v)}</div></div>'
+        f'<div class="card"><div class="label">{esc(k)}</div>'
+        f'<div class="value">{esc(v)}</div></div>'
         for k, v in cards
     )
     if best is None:
@@ -101,14 +102,14 @@ def _overview(run: Run) -> str:
     elif success.get("threshold") is None:  # nothing to meet: say what ranked the candidates
         verdict = (
             f"<p>Best: round {best['round']} candidate {best['index']} "
-            f"({_e(best.get('origin') or '')}), ranked by {_e(success.get('metric'))}; this run "
+            f"({esc(best.get('origin') or '')}), ranked by {esc(success.get('metric'))}; this run "
             f"has no success criterion.</p>"
         )
     else:
         meets = "meets" if best.get("success") else "does not meet"
         verdict = (
             f"<p>Best: round {best['round']} candidate {best['index']} "
-            f"({_e(best.get('origin') or '')}), {_badge(best.get('success'))} it {meets} "
+            f"({esc(best.get('origin') or '')}), {badge(best.get('success'))} it {meets} "
             f"the success criterion.</p>"
         )
     command = (
@@ -118,8 +119,8 @@ def _overview(run: Run) -> str:
     )
     return (
         f'<div class="cards">{html_cards}</div>{verdict}'
-        f'<p class="muted">Model <code>{_e(s.get("model"))}</code>. Command:</p>'
-        f'<pre class="cmd">{_e(command)}</pre>'
+        f'<p class="muted">Model <code>{esc(s.get("model"))}</code>. Command:</p>'
+        f'<pre class="cmd">{esc(command)}</pre>'
     )
 
 
@@ -141,13 +142,13 @@ def _task_section(run: Run) -> str:
             f"{success.get('kind')} ({kinds.get(success.get('kind'), 'see summary.json')})",
         ),
         ("success metric", success.get("metric")),
-        ("threshold", _num(success.get("threshold"))),
+        ("threshold", num(success.get("threshold"))),
     ]
-    table = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
+    table = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
     try:
-        abstraction = f'<pre class="wrap">{_e(describe(load_spec(s["env"])))}</pre>'
+        abstraction = f'<pre class="wrap">{esc(describe(load_spec(s["env"])))}</pre>'
     except Text2RewardError as exc:
-        abstraction = f'<p class="muted">Unavailable here: {_e(exc)}</p>'
+        abstraction = f'<p class="muted">Unavailable here: {esc(exc)}</p>'
     return (
         f'<table class="kv">{table}</table><h3>What the designer saw</h3>'
         f'<p class="muted">The env abstraction in the prompt; success code is never shown.</p>'
@@ -183,10 +184,10 @@ def _protocol_section(run: Run) -> str:
             "as trainings report (asynchronous)"),
         ("device", str(p.get("device", "auto"))),
     ]
-    table = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
+    table = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
     hp = json.dumps(p.get("hyperparams") or {}, indent=1, sort_keys=True)
-    notes = "".join(f"<li>{_e(n)}</li>" for n in p.get("notes") or [])
-    return (f'<table class="grid">{table}</table><h3>Hyperparameters</h3><pre>{_e(hp)}</pre>'
+    notes = "".join(f"<li>{esc(n)}</li>" for n in p.get("notes") or [])
+    return (f'<table class="grid">{table}</table><h3>Hyperparameters</h3><pre>{esc(hp)}</pre>'
             + (f"<ul>{notes}</ul>" if notes else "")
             + '<p class="muted">Scores in the rounds table are from the final evaluation; '
               "learning curves show training episodes (stochastic policy), which can sit above "
@@ -201,10 +202,10 @@ def _feedback_section(run: Run) -> str:
         return '<p class="muted">Round 0 is designed from the task alone; no feedback yet.</p>'
     parts = []
     for e in events:
-        found = "".join(f"<li>{_e(f.get('kind', ''))}: {_e(_finding_text(f))}</li>"
+        found = "".join(f"<li>{esc(f.get('kind', ''))}: {esc(_finding_text(f))}</li>"
                         for f in e.get("findings") or [] if isinstance(f, dict))
-        human = f"<p><b>A person said:</b> {_e(e['human'])}</p>" if e.get("human") else ""
-        parts.append(f"<h3>Given to round {e['round']}</h3><pre>{_e(e.get('reflection') or '')}"
+        human = f"<p><b>A person said:</b> {esc(e['human'])}</p>" if e.get("human") else ""
+        parts.append(f"<h3>Given to round {e['round']}</h3><pre>{esc(e.get('reflection') or '')}"
                      f"</pre>{f'<ul>{found}</ul>' if found else ''}{human}")
     return "".join(parts)
 
@@ -220,16 +221,16 @@ def _reeval_section(run: Run) -> str:
     rows = []
     for c in reeval["candidates"]:
         won = [c["round"], c["index"]] == reeval["winner"]
-        seeds = ", ".join(f"{x['seed']}: {_num(x['score'])}" for x in c["runs"])
+        seeds = ", ".join(f"{x['seed']}: {num(x['score'])}" for x in c["runs"])
         rows.append(f'<tr class="{"best" if won else ""}"><td>r{c["round"]} c{c["index"]}'
-                    f'{" ★" if won else ""}</td><td>{_e(seeds)}</td>'
-                    f'<td class="n">{_num(c["mean"])}</td><td class="n">{_num(c["std"])}</td>'
-                    f'<td class="n">{_num(c["success_rate"])}</td></tr>')
+                    f'{" ★" if won else ""}</td><td>{esc(seeds)}</td>'
+                    f'<td class="n">{num(c["mean"])}</td><td class="n">{num(c["std"])}</td>'
+                    f'<td class="n">{num(c["success_rate"])}</td></tr>')
     return (f'<table class="grid">{head}{"".join(rows)}</table><p class="muted">The top '
             f"{reeval['top']} candidates, each trained with {reeval['seeds']} seeds (the "
             f"search's own training is the first); the winner has the best mean success rate, "
             f"then mean score. These trainings cost {reeval['env_steps']} env steps and "
-            f"{_num(reeval['wall_time_s'])} s of worker time, apart from the search's.</p>")
+            f"{num(reeval['wall_time_s'])} s of worker time, apart from the search's.</p>")
 
 
 def _finding_text(finding: dict[str, Any]) -> str:
@@ -247,7 +248,7 @@ def _rounds_section(run: Run) -> str:
     for rnd in run.rounds:
         rows = []
         for c in rnd["candidates"]:
-            mark = (rnd["round"], c["index"]) == _at(run.best)
+            mark = (rnd["round"], c["index"]) == at_of(run.best)
             status = c.get("status") or "?"
             if c.get("duplicate_of"):
                 status += f" (duplicate of r{c['duplicate_of'][0]} c{c['duplicate_of'][1]})"
@@ -257,11 +258,11 @@ def _rounds_section(run: Run) -> str:
                 status += f", stopped early: {c['stopped_early']}"
             rows.append(
                 f'<tr class="{"best" if mark else ""}"><td>{c["index"]}{" ★" if mark else ""}</td>'
-                f"<td>{_e(c.get('origin') or '')}</td><td>{_e(status)}</td>"
-                f'<td class="n">{_num(c.get("score"))}</td><td>{_badge(c.get("success"))}</td>'
-                f'<td class="n">{_num(c.get("env_return"))}</td>'
-                f'<td class="n">{_e(c.get("steps") or "")}</td>'
-                f'<td class="n">{_num(c.get("wall_time_s"), 3)}</td><td>{_critic_cell(c)}</td></tr>'
+                f"<td>{esc(c.get('origin') or '')}</td><td>{esc(status)}</td>"
+                f'<td class="n">{num(c.get("score"))}</td><td>{badge(c.get("success"))}</td>'
+                f'<td class="n">{num(c.get("env_return"))}</td>'
+                f'<td class="n">{esc(c.get("steps") or "")}</td>'
+                f'<td class="n">{num(c.get("wall_time_s"), 3)}</td><td>{_critic_cell(c)}</td></tr>'
             )
         parts.append(
             f'<h3>Round {rnd["round"]}</h3><table class="grid">{head}{"".join(rows)}</table>'
@@ -277,18 +278,18 @@ def _critic_cell(c: dict[str, Any]) -> str:
     word = "accepted" if last.get("accepted") else "rejected"
     repairs = f", {len(attempts) - 1} repair(s)" if len(attempts) > 1 else ""
     css = "ok" if last.get("accepted") else "bad"
-    return f'<span class="{css}">{word}</span> ({_e(last.get("stage"))}{repairs})'
+    return f'<span class="{css}">{word}</span> ({esc(last.get("stage"))}{repairs})'
 
 
 def _curves_section(run: Run) -> str:
     threshold = (run.summary.get("success") or {}).get("threshold")
     parts = []
     if run.best is not None:
-        result = run.result(*_at(run.best))
+        result = run.result(*at_of(run.best))
         parts.append(
             f"<h3>Best candidate (round {run.best['round']} candidate {run.best['index']})</h3>"
-            f'<div class="charts">{_score_chart([("score", result)], threshold)}'
-            f"{_component_chart(result)}</div>"
+            f'<div class="charts">{score_chart([("score", result)], threshold)}'
+            f"{component_chart(result)}</div>"
         )
     for rnd in run.rounds:
         results = [
@@ -297,11 +298,11 @@ def _curves_section(run: Run) -> str:
             if not c.get("duplicate_of")
         ]
         top = run.round_best(rnd)
-        comp = _component_chart(run.result(rnd["round"], top["index"])) if top else ""
+        comp = component_chart(run.result(rnd["round"], top["index"])) if top else ""
         label = f" (components of c{top['index']}, the round's best)" if top else ""
         parts.append(
             f"<h3>Round {rnd['round']}{label}</h3>"
-            f'<div class="charts">{_score_chart(results, threshold)}{comp}</div>'
+            f'<div class="charts">{score_chart(results, threshold)}{comp}</div>'
         )
     note = (
         '<p class="muted">Each point summarises the training episodes that ended since the '
@@ -320,10 +321,10 @@ def _program_section(run: Run) -> str:
         return '<p class="muted">No best program yet.</p>'
     params = (run.best or {}).get("params")
     extra = (
-        f'<p class="muted">Parameters: <code>{_e(json.dumps(params))}</code></p>' if params else ""
+        f'<p class="muted">Parameters: <code>{esc(json.dumps(params))}</code></p>' if params else ""
     )
-    code_hash = _e((run.best or {}).get("code_hash"))
-    return f"<p>best_reward.py (code hash <code>{code_hash}</code>)</p>{extra}{_code(source)}"
+    code_hash = esc((run.best or {}).get("code_hash"))
+    return f"<p>best_reward.py (code hash <code>{code_hash}</code>)</p>{extra}{code_block(source)}"
 
 
 def _diffs_section(run: Run) -> str:
@@ -336,11 +337,11 @@ def _diffs_section(run: Run) -> str:
         old = run.text(r0, c0["index"], "program.py") or ""
         new = run.text(r1, c1["index"], "program.py") or ""
         title = (
-            f"round {r0} best (c{c0['index']}, score {_num(c0['score'])}) → "
-            f"round {r1} best (c{c1['index']}, score {_num(c1['score'])})"
+            f"round {r0} best (c{c0['index']}, score {num(c0['score'])}) → "
+            f"round {r1} best (c{c1['index']}, score {num(c1['score'])})"
         )
         a, b = candidate_label(r0, c0["index"]), candidate_label(r1, c1["index"])
-        parts.append(f"<h3>{_e(title)}</h3>{_diff(old, new, a, b)}")
+        parts.append(f"<h3>{esc(title)}</h3>{_diff(old, new, a, b)}")
     return "".join(parts)
 
 
@@ -349,7 +350,7 @@ def _diff(old: str, new: str, a: str, b: str) -> str:
     if not lines:
         return '<p class="muted">Identical programs.</p>'
     kinds = {"+": "add", "-": "del", "@": "hunk"}
-    body = "".join(f'<span class="{kinds.get(line[:1], "")}">{_e(line)}</span>' for line in lines)
+    body = "".join(f'<span class="{kinds.get(line[:1], "")}">{esc(line)}</span>' for line in lines)
     return f'<pre class="diff">{body}</pre>'
 
 
@@ -361,11 +362,11 @@ def _media_section(run: Run, note: str | None) -> str:
         tag = (
             f'<video controls loop muted src="data:{kind};base64,{data}"></video>'
             if kind.startswith("video")
-            else f'<img alt="{_e(label)}" src="data:{kind};base64,{data}">'
+            else f'<img alt="{esc(label)}" src="data:{kind};base64,{data}">'
         )
-        parts.append(f"<figure>{tag}<figcaption>{_e(label)}</figcaption></figure>")
+        parts.append(f"<figure>{tag}<figcaption>{esc(label)}</figcaption></figure>")
     if note:
-        parts.append(f'<p class="muted">No rollout media: {_e(note)}.</p>')
+        parts.append(f'<p class="muted">No rollout media: {esc(note)}.</p>')
     return (
         f'<div class="media">{"".join(parts)}</div>'
         if parts
@@ -383,28 +384,30 @@ def _critic_section(run: Run) -> str:
                 word = "accepted" if a.get("accepted") else "rejected"
                 detail = ""
                 if a.get("error"):
-                    detail += f"<pre>{_e(a['error'])}</pre>"
+                    detail += f"<pre>{esc(a['error'])}</pre>"
                 if a.get("warnings"):
-                    detail += "<ul>" + "".join(f"<li>{_e(w)}</li>" for w in a["warnings"]) + "</ul>"
+                    items = "".join(f"<li>{esc(w)}</li>" for w in a["warnings"])
+                    detail += f"<ul>{items}</ul>"
                 extraction = a.get("extraction") or {}
                 if extraction.get("note"):  # which block of the reply was taken, and why
-                    detail += f'<p class="muted">{_e(extraction["note"])}</p>'
+                    detail += f'<p class="muted">{esc(extraction["note"])}</p>'
                 if extraction.get("adapted"):  # harmless habits normalised before the critics
-                    detail += "<p class=\"muted\">adapted: " + _e("; ".join(
+                    detail += "<p class=\"muted\">adapted: " + esc("; ".join(
                         str(x) for x in extraction["adapted"])) + "</p>"
                 speed = f", {a['ms_per_call']:.3f} ms per call" if a.get("ms_per_call") else ""
                 code = run.text(r, i, f"attempt{k}.py") if not a.get("accepted") else None
                 if code:
-                    detail += f"<details><summary>attempt{k}.py</summary>{_code(code)}</details>"
+                    detail += (f"<details><summary>attempt{k}.py</summary>"
+                               f"{code_block(code)}</details>")
                 items.append(
                     f'<li>attempt {k}: <span class="{"ok" if a.get("accepted") else "bad"}">'
-                    f"{word}</span> by the {_e(a.get('stage'))} critic{speed}{detail}</li>"
+                    f"{word}</span> by the {esc(a.get('stage'))} critic{speed}{detail}</li>"
                 )
             reply = run.text(r, i, "reply.md")
             if reply:
                 items.append(
                     "<li><details><summary>LLM reply</summary>"
-                    f"<pre>{_e(reply)}</pre></details></li>"
+                    f"<pre>{esc(reply)}</pre></details></li>"
                 )
             opened = " open" if any(not a.get("accepted") for a in c.get("attempts") or []) else ""
             parts.append(
@@ -423,7 +426,7 @@ def _usage_section(run: Run) -> str:
         ("completion tokens", u.get("completion_tokens", 0)),
         ("cost (USD)", f"{u.get('cost_usd') or 0:.4f}"),
     ]
-    table = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
+    table = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
     note = (
         '<p class="muted">The offline designer makes no LLM requests.</p>'
         if run.summary.get("model") == "offline"
@@ -435,8 +438,8 @@ def _usage_section(run: Run) -> str:
 def _sandbox_section(run: Run) -> str:
     layers = run.summary.get("sandbox") or {}
     rows = "".join(
-        f"<tr><th>{_e(name.replace('_', ' '))}</th>"
-        f"<td>{_badge(on, 'applied', 'not applied here')}</td></tr>"
+        f"<tr><th>{esc(name.replace('_', ' '))}</th>"
+        f"<td>{badge(on, 'applied', 'not applied here')}</td></tr>"
         for name, on in layers.items()
     )
     return (

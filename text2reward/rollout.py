@@ -17,7 +17,7 @@ use_offscreen_gl()  # before anything below imports MuJoCo
 
 from text2reward.envs.spec import load_spec  # noqa: E402
 from text2reward.errors import Text2RewardError, WorkFailed  # noqa: E402
-from text2reward.runfolder import Run, _at  # noqa: E402
+from text2reward.runfolder import Run, at_of  # noqa: E402
 from text2reward.training.normalize import ObsStats, beside  # noqa: E402
 from text2reward.training.presets import build_preset, trained_preset  # noqa: E402
 
@@ -42,13 +42,13 @@ def render_rollout(
     from the preset it was trained with (``preset.json``; the env's preset for older runs), so
     nothing from the run folder is unpickled.
     Raises RenderUnavailable when the env, Pillow or the policy cannot render here.
-    ``renderer`` replaces the frame source (``_rollout_frames``), for callers that supply their own.
+    ``renderer`` replaces the frame source (``rollout_frames``), for callers that supply their own.
     """
     run = Run(Path(run_dir))
     if round_index is None or index is None:
         if run.best is None:
             raise RenderUnavailable("the run has no trained candidate to render")
-        round_index, index = _at(run.best)
+        round_index, index = at_of(run.best)
     folder = run.folder(round_index, index)
     if not (folder / "policy.zip").is_file():
         raise RenderUnavailable(f"{folder} has no policy.zip to render")
@@ -60,7 +60,7 @@ def render_rollout(
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     backend = use_offscreen_gl()
     try:
-        images, fps = (renderer or _rollout_frames)(run, folder / "policy.zip", frames)
+        images, fps = (renderer or rollout_frames)(run, folder / "policy.zip", frames)
     except Text2RewardError:
         raise
     except Exception as exc:  # renderers fail in many ways (no display, no GL, missing extras)
@@ -114,7 +114,7 @@ def _takes(env_id: str, name: str) -> bool:
         return False
 
 
-def _rollout_frames(run: Run, policy_path: Path, frames: int):
+def rollout_frames(run: Run, policy_path: Path, frames: int):
 
     spec = load_spec(run.summary["env"])
     key = run.summary.get("task_key")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from text2reward.errors import UsageError
+from text2reward.search.records import rank_key
 
 JOURNAL = "journal.jsonl"
 MEDIA_TYPES = {".gif": "image/gif", ".png": "image/png", ".mp4": "video/mp4", ".webm": "video/webm"}
@@ -90,7 +91,8 @@ class Run:
             and c.get("score") is not None
             and not c.get("duplicate_of")
         ]
-        return max(trained, key=lambda c: (c.get("success_rate") or 0.0, c["score"]), default=None)
+        return max(trained, key=lambda c: rank_key(c.get("success_rate"), c["score"]),
+                   default=None)
 
     def media(self) -> list[tuple[str, Path]]:
         """Rollout media in candidate folders, as (label, path), best candidate first."""
@@ -98,7 +100,7 @@ class Run:
         for path in sorted((self.root / "rounds").glob("r*/c*/*")):
             if path.suffix.lower() in MEDIA_TYPES and path.is_file():
                 r, i = int(path.parent.parent.name[1:]), int(path.parent.name[1:])
-                best = (r, i) == _at(self.best)
+                best = (r, i) == at_of(self.best)
                 label = f"round {r} candidate {i}{' (best)' if best else ''}: {path.name}"
                 found.append((not best, label, path))
         return [(label, path) for _, label, path in sorted(found, key=lambda f: f[0])]
@@ -111,6 +113,6 @@ def _read_json(path: Path) -> Any:
         raise UsageError(f"{path} is unreadable: {exc}") from None
 
 
-def _at(record: dict[str, Any] | None) -> tuple[int, int] | None:
+def at_of(record: dict[str, Any] | None) -> tuple[int, int] | None:
     return None if record is None else (record["round"], record["index"])
 

@@ -138,12 +138,3 @@ def reflect(result: dict[str, Any]) -> str:
         lines.append("Findings:")
         lines += [f"- {f['kind'].replace('_', ' ')}: {f['evidence']}" for f in found]
     return "\n".join(lines)
-
-
-def selection_key(result: dict[str, Any]) -> tuple[float, float]:
-    """Candidates are ranked by the task's ground-truth success, never by their own reward."""
-    if result.get("status") != "trained":
-        return (-np.inf, -np.inf)
-    final = result["eval"]
-    rate = final.get("success_rate")
-    return (rate if rate is not None else 0.0, final.get("score", -np.inf))

@@ -58,28 +58,28 @@ def reward_signature(values: np.ndarray) -> str:
     return hashlib.sha256(normalised.tobytes()).hexdigest()[:16]
 
 
-def _make_env(spec: EnvSpec, env_kwargs: dict) -> gym.Env:
+def make_env(spec: EnvSpec, env_kwargs: dict) -> gym.Env:
     env = gym.make(spec.env_id, **env_kwargs)
     return SimFeatures(env, spec.probes) if spec.probes else env
 
 
-def _layout(spec: EnvSpec, env: gym.Env) -> StateLayout:
+def layout_of(spec: EnvSpec, env: gym.Env) -> StateLayout:
     """The row layout of a made env (call after its first reset)."""
     sim = env.get_wrapper_attr("t2r_layout") if spec.probes else None
     return StateLayout(ObsLayout.from_space(env.observation_space), sim)
 
 
-def _row(layout: StateLayout, obs, info: dict) -> np.ndarray:
+def state_row(layout: StateLayout, obs, info: dict) -> np.ndarray:
     flat = layout.obs.flatten_one(obs)
     return flat if layout.sim is None else np.concatenate([flat, info[INFO_KEY]])
 
 
 def env_layout(spec: EnvSpec, env_kwargs: dict) -> StateLayout:
     """The state-row layout of ``spec``'s env (makes and resets one env)."""
-    env = _make_env(spec, env_kwargs)
+    env = make_env(spec, env_kwargs)
     try:
         env.reset(seed=0)
-        return _layout(spec, env)
+        return layout_of(spec, env)
     finally:
         env.close()
 
@@ -89,10 +89,10 @@ def collect_batches(spec: EnvSpec, env_kwargs: dict, n_envs: int = 8, steps: int
     """Random-action transitions as (rows, action, next_rows) batches of ``n_envs``; terminal
     states included (an env that ends is reset for the next step). Rows are observations
     followed by the simulator features' vector (envs/layout.py)."""
-    envs = [_make_env(spec, env_kwargs) for _ in range(n_envs)]
+    envs = [make_env(spec, env_kwargs) for _ in range(n_envs)]
     resets = [env.reset(seed=seed + i) for i, env in enumerate(envs)]
-    layout = _layout(spec, envs[0])
-    rows = np.stack([_row(layout, o, info) for o, info in resets])
+    layout = layout_of(spec, envs[0])
+    rows = np.stack([state_row(layout, o, info) for o, info in resets])
     for i, env in enumerate(envs):
         env.action_space.seed(seed + i)
     batches = []
@@ -101,8 +101,8 @@ def collect_batches(spec: EnvSpec, env_kwargs: dict, n_envs: int = 8, steps: int
         next_rows, reset_rows = [], []
         for env, action in zip(envs, actions, strict=True):
             o, _, terminated, truncated, info = env.step(action)
-            next_rows.append(_row(layout, o, info))
-            reset_rows.append(_row(layout, *env.reset()) if terminated or truncated
+            next_rows.append(state_row(layout, o, info))
+            reset_rows.append(state_row(layout, *env.reset()) if terminated or truncated
                               else next_rows[-1])
         batches.append((rows, actions, np.stack(next_rows)))
         rows = np.stack(reset_rows)
@@ -116,7 +116,7 @@ class CallTimeout(Exception):
 
 
 @contextmanager
-def _deadline(seconds: float):
+def deadline(seconds: float):
     """Interrupt the program if one call runs longer than ``seconds`` (main thread only)."""
     def alarm(signum, frame):
         raise CallTimeout(f"one call took over {seconds:g} s: an endless loop or a pathological "
@@ -146,7 +146,7 @@ def _raw_call(spec: EnvSpec, layout: StateLayout, program: RewardProgram, obs, a
     action.flags.writeable = False
     state = StateView.from_rows(spec, layout, obs)
     next_state = StateView.from_rows(spec, layout, next_obs)
-    with _deadline(CALL_DEADLINE_S):
+    with deadline(CALL_DEADLINE_S):
         return program(state, action, next_state)
 
 

@@ -24,21 +24,21 @@ CALL_S = 5.0
 def random_episodes(spec: EnvSpec, env_kwargs: dict, n: int = EPISODES,
                     seed: int = 0) -> list[Episode]:
     """``n`` episodes of uniformly random actions, as a success function receives them."""
-    from text2reward.critic.runtime import _layout, _make_env, _row
+    from text2reward.critic.runtime import layout_of, make_env, state_row
 
     episodes = []
     for i in range(n):
-        env = _make_env(spec, env_kwargs)
+        env = make_env(spec, env_kwargs)
         try:
             obs, info = env.reset(seed=seed + i)
             env.action_space.seed(seed + i)
-            layout = _layout(spec, env)
-            rows, actions, rewards = [_row(layout, obs, info)], [], []
+            layout = layout_of(spec, env)
+            rows, actions, rewards = [state_row(layout, obs, info)], [], []
             terminated = truncated = False
             while not (terminated or truncated) and len(actions) < MAX_STEPS:
                 action = env.action_space.sample()
                 obs, reward, terminated, truncated, info = env.step(action)
-                rows.append(_row(layout, obs, info))
+                rows.append(state_row(layout, obs, info))
                 actions.append(action)
                 rewards.append(float(reward))
             truncated = truncated or not terminated
@@ -53,7 +53,7 @@ def random_episodes(spec: EnvSpec, env_kwargs: dict, n: int = EPISODES,
 def score_episodes(source: str, episodes: list[Episode]) -> tuple[list[float], list[str]]:
     """Load the proposal (statically checked again) and score every episode; the scores and
     the findings (empty when accepted)."""
-    from text2reward.critic.runtime import _deadline
+    from text2reward.critic.runtime import deadline
     from text2reward.program import RejectedProgram
     from text2reward.training.scoring import load_proposed
 
@@ -68,7 +68,7 @@ def score_episodes(source: str, episodes: list[Episode]) -> tuple[list[float], l
         where = (f"on random episode {i + 1} ({episode.length} steps, "
                  f"{'terminated' if episode.terminated else 'truncated'})")
         try:
-            with _deadline(CALL_S):
+            with deadline(CALL_S):
                 value = score(episode)
         except Exception as exc:
             findings.append(f"score(episode) raised {type(exc).__name__}: {exc} {where}")

@@ -17,8 +17,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from text2reward.envs.model import EnvSpec, Feature
 from text2reward.envs.sim import matrix_to_rpy
-from text2reward.envs.spec import EnvSpec, Feature
 
 MAX_LISTED_OBS = 32  # flat observations up to this size get one feature per entry
 MAX_DOC_CHARS = 2000  # of a user env's docstring shown to the designer

@@ -10,18 +10,18 @@ computed from rows on demand (``StateLayout.feature``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from text2reward.envs.sim import SimLayout
+from text2reward.envs.sim import SimLayout, parse_probe
 from text2reward.errors import UsageError
 
 if TYPE_CHECKING:
     from gymnasium import spaces
 
-    from text2reward.envs.spec import Feature
+    from text2reward.envs.model import Feature
 
 
 @dataclass(frozen=True)
@@ -188,9 +188,3 @@ class StateLayout:
             raise UsageError(f"feature {feature.name!r} of a dict observation needs a 'key'")
         return eval(feature.expr, {"np": np, "obs": columns, **columns})  # noqa: S307
 
-
-@cache
-def parse_probe(text: str):
-    from text2reward.envs.sim import Probe
-
-    return Probe.parse(text)

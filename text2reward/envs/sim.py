@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import gymnasium as gym
@@ -88,6 +89,12 @@ class Probe:
 
     def sources(self) -> tuple[str, ...]:
         return (f"attr:{self.name}",) if self.quantity == "attr" else _NEEDS[self.quantity]
+
+
+@cache
+def parse_probe(text: str) -> Probe:
+    """The probe a feature's ``sim`` text names (parsed once per text)."""
+    return Probe.parse(text)
 
 
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:

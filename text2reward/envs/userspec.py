@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from text2reward.envs.spec import EnvSpec, _load_module, _parse_spec, check_env_id, use_spec
+from text2reward.envs.model import EnvSpec, load_module
+from text2reward.envs.spec import check_env_id, parse_spec, use_spec
 from text2reward.errors import UsageError
 
 TOP = ("id", "module", "requires", "summary", "action", "features", "conventions",
@@ -45,7 +46,7 @@ def load_spec_file(path: str | Path, env_id: str | None = None, check_env: bool 
     if env_id and isinstance(raw.get("id"), str) and raw["id"] != env_id:
         mistakes.insert(0, f"id: the spec is for {raw['id']!r}, not {env_id!r}")
     _raise(path, mistakes)
-    spec = replace(_parse_spec(path.resolve()), curated=False)
+    spec = replace(parse_spec(path.resolve()), curated=False)
     if check_env:
         if spec.module:
             from text2reward.envs.modules import load_env_module
@@ -238,7 +239,7 @@ def check_success(spec: EnvSpec, path: Path) -> list[str]:
         return [f"tasks need {file} with one function per task: "
                 f"{', '.join(t.replace('-', '_') + '(episode)' for t in spec.tasks)}"]
     try:
-        module = _load_module(file, f"t2r_success_check_{abs(hash(str(file)))}")
+        module = load_module(file, f"t2r_success_check_{abs(hash(str(file)))}")
     except Exception as exc:  # the user's file: any error is one line
         return [f"{file} cannot be loaded: {type(exc).__name__}: {exc}"]
     return [f"task {name}: {file} defines no function {name.replace('-', '_')}(episode)"

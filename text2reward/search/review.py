@@ -5,7 +5,7 @@ shown to the designer (--history), and the model's analysis of the best training
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from text2reward.analysis.reflection import findings, reflect
 from text2reward.designer import DesignContext, Feedback
@@ -13,15 +13,13 @@ from text2reward.program import code_hash
 from text2reward.refine import Reviewer, review_of
 from text2reward.search.records import CandidateRecord
 from text2reward.search.resume import Restored
-
-if TYPE_CHECKING:  # the search this review belongs to
-    from text2reward.search.loop import Loop
+from text2reward.search.state import SearchState
 
 
 class Review:
     """What happens between two rounds of a search."""
 
-    def __init__(self, loop: Loop, reviewer: Reviewer | None) -> None:
+    def __init__(self, loop: SearchState, reviewer: Reviewer | None) -> None:
         self.loop = loop
         self.reviewer = reviewer  # a person deciding between rounds
         self.decisions: dict[int, dict[str, Any]] = {}  # round -> journaled "human" event

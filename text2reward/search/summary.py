@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from text2reward.sandbox.lockdown import layers
 from text2reward.search.records import CandidateRecord
-
-if TYPE_CHECKING:  # the search being summarised
-    from text2reward.search.loop import Loop
+from text2reward.search.state import SearchState
 
 
-def write_summary(loop: Loop, status: str) -> dict[str, Any]:
+def write_summary(loop: SearchState, status: str) -> dict[str, Any]:
     """Write the search's summary.json (``status``: running, finished or failed)."""
     with loop.summary_lock:
         summary = summary_of(loop, status)
@@ -20,7 +18,7 @@ def write_summary(loop: Loop, status: str) -> dict[str, Any]:
         return summary
 
 
-def summary_of(loop: Loop, status: str) -> dict[str, Any]:
+def summary_of(loop: SearchState, status: str) -> dict[str, Any]:
     s, rounds = loop.setup, rounds_so_far(loop)
     screening = loop.parts.screening
     return {
@@ -46,7 +44,7 @@ def summary_of(loop: Loop, status: str) -> dict[str, Any]:
     }
 
 
-def rounds_so_far(loop: Loop) -> list[dict[str, Any]]:
+def rounds_so_far(loop: SearchState) -> list[dict[str, Any]]:
     """Finished rounds, and the candidates of the round in progress that are done."""
     partial = loop.partial
     if partial is None or not partial["candidates"]:

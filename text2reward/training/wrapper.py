@@ -9,7 +9,7 @@ simulator features, the raw simulator vector (the policy still sees the env's ow
 gathered here for in-process envs (``InProcessSims``), sent in ``info`` by a ``SimFeatures``
 wrapper for envs in other processes. Recorded raw episodes keep these rows under "obs".
 
-Steps are recorded in a buffer of slots, one per vector step (``_StepBuffer``). A step's
+Steps are recorded in a buffer of slots, one per vector step (``StepBuffer``). A step's
 rows are written straight into its slot, and the program reads them there, through read-only
 views. The step's other arrays (actions, env rewards, reward, each component) are recorded in
 bulk, at episode ends, before every policy update through ``check_finite`` and every 256
@@ -20,7 +20,6 @@ it reads views, not copies.
 
 from __future__ import annotations
 
-import ctypes
 import sys
 import time
 from collections import deque
@@ -32,11 +31,12 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from text2reward.envs.layout import ObsLayout, StateLayout
-from text2reward.envs.sim import INFO_KEY, Gatherer, SimFeatures, SimLayout
+from text2reward.envs.sim import INFO_KEY
 from text2reward.envs.spec import EnvSpec
 from text2reward.envs.state import Episode, RowSchema, StateView
-from text2reward.errors import UsageError
 from text2reward.program import RewardFault, validate_output
+from text2reward.training.buffer import COMPONENT, StepBuffer
+from text2reward.training.sims import InProcessSims
 
 
 @dataclass
@@ -76,14 +76,14 @@ class RewardVecEnv(VecEnvWrapper):
         self._sims = InProcessSims.attach(venv, self._probes) if self._probes else None
         self.layout = StateLayout(ObsLayout.from_space(venv.observation_space))
         self._schema = RowSchema(spec, self.layout)
-        self._capacity = _StepBuffer.capacity_for(_time_limit(venv, spec.env_id))
-        self._steps: _StepBuffer | None = None  # made by reset()
+        self._capacity = StepBuffer.capacity_for(_time_limit(venv, spec.env_id))
+        self._steps: StepBuffer | None = None  # made by reset()
         self._born = time.time()  # episode infos carry the time since, as Monitor's do
         self._no_dones = bytes(self.num_envs)  # the bytes of a bool dones array of no ends
 
     def _reset_buffers(self, first_rows: np.ndarray) -> None:
         """A new step buffer whose first slot holds the envs' initial states."""
-        self._steps = _StepBuffer(self._capacity, first_rows)
+        self._steps = StepBuffer(self._capacity, first_rows)
         self._start = np.zeros(self.num_envs, dtype=np.int64)  # slot of each episode's start
         # The other arrays of steps whose rows and actions are in the buffer: (env rewards,
         # reward, components), references to arrays made for that step, recorded by _flush.
@@ -176,10 +176,10 @@ class RewardVecEnv(VecEnvWrapper):
             names += [n for n in dict.fromkeys(n for step in components for n in step) if n in new]
         zeros = np.zeros(self.num_envs)
         for name in names:
-            batches[_COMPONENT + name] = [step.get(name, zeros) for step in components]
+            batches[COMPONENT + name] = [step.get(name, zeros) for step in components]
         a, b = self._steps.extend(batches)
         for name in ("reward", *names):
-            key = name if name == "reward" else _COMPONENT + name
+            key = name if name == "reward" else COMPONENT + name
             if not np.isfinite(self._steps.arrays[key][a:b]).all():
                 what = "reward" if key == "reward" else f"component {name!r}"
                 raise RewardFault(f"{what} contains NaN or inf; guard divisions and logs "
@@ -242,7 +242,7 @@ class RewardVecEnv(VecEnvWrapper):
             length=episode.length,
             env_return=episode.env_return,
             reward_return=float(steps.view("reward", i, first + 1, last + 1).sum()),
-            components={name: float(steps.view(_COMPONENT + name, i, first + 1, last + 1).sum())
+            components={name: float(steps.view(COMPONENT + name, i, first + 1, last + 1).sum())
                         for name in self._names},
             terminated=not truncated,
             truncated=truncated,
@@ -265,211 +265,3 @@ def _time_limit(venv: VecEnv, env_id: str) -> int | None:
 
 
 _FLUSH_EVERY = 256  # pending steps are recorded at the latest after this many
-_COMPONENT = "component:"  # step buffer arrays of components: this prefix, then the name
-
-
-class _StepBuffer:
-    """Per-step batches in named arrays indexed (slot, env, ...) that grow by doubling; slots
-    before the oldest running episode's start are dropped when the arrays are full.
-
-    Slot 0 holds the initial states' rows; each later slot one step: its next-state rows,
-    actions, env rewards, reward and components. When an env's episode ends, its new first
-    state replaces its last rows in that step's slot, so every episode's rows, initial state
-    included, are consecutive slots.
-    """
-
-    @staticmethod
-    def capacity_for(time_limit: int | None) -> int:
-        """Room for a whole episode of the env's time limit and its first state (no growing
-        on the way), within 512 to 4096 slots."""
-        if not time_limit:
-            return 512
-        return min(max(512, 1 << int(time_limit).bit_length()), 4096)
-
-    def __init__(self, capacity: int, first_rows: np.ndarray):
-        self.capacity = capacity
-        self.base = 0  # global slot index of row 0
-        self.arrays: dict[str, np.ndarray] = {}
-        self.readonly: dict[str, np.ndarray] = {}  # read-only views of the same arrays
-        self._add("rows", np.empty((capacity, *np.shape(first_rows))))[0] = first_rows
-        self.used = 1  # slots in use (their rows are written)
-        self.recorded = 1  # slots whose other arrays are written too
-
-    @property
-    def end(self) -> int:
-        """Global index one past the last slot in use."""
-        return self.base + self.used
-
-    def new_slot(self, starts: np.ndarray, flush: Callable[[], None]) -> tuple[int, bool]:
-        """A new slot (local index), to be written; when the arrays are full, ``flush``
-        records the pending steps and room is made first (``starts``: the first slots of the
-        envs' running episodes). Also returns whether the slots in use moved."""
-        moved = self.used == self.capacity
-        if moved:
-            flush()
-            self._make_room(int(starts.min()))
-        self.used += 1
-        return self.used - 1, moved
-
-    def _add(self, name: str, array: np.ndarray) -> np.ndarray:
-        """Make ``array`` the buffer's array ``name``, beside a read-only view of it (slots
-        taken from that view are read-only without setting flags on each); return it."""
-        self.arrays[name] = array
-        self.readonly[name] = array.view()
-        self.readonly[name].flags.writeable = False
-        return array
-
-    def put_actions(self, slot: int, actions: np.ndarray) -> np.ndarray:
-        """Copy a step's actions into ``slot``; a read-only view of them there."""
-        array = self.arrays.get("actions")
-        if array is None:
-            actions = np.asarray(actions)
-            array = self._add("actions", np.zeros((self.capacity, *actions.shape),
-                                                  dtype=actions.dtype))
-        array[slot] = actions
-        return self.readonly["actions"][slot]
-
-    def extend(self, batches: dict[str, Any]) -> tuple[int, int]:
-        """Record the other arrays of the steps whose rows and actions are written:
-        ``batches`` maps each array's name to their per-step batches, oldest first (an array
-        named for the first time is zero before them). Returns the local slots [a, b)."""
-        a, b = self.recorded, self.used
-        for name, batch in batches.items():
-            if len(batch) != b - a:
-                raise ValueError(f"{len(batch)} steps of {name!r} for {b - a} slots")
-            array = self.arrays.get(name)
-            if array is None:
-                first = np.asarray(batch[0])
-                array = self._add(name, np.zeros((self.capacity, *first.shape)))
-            block = array[a:b]  # steps joined along the env axis: np.stack is 3x slower
-            np.concatenate(batch, out=block.reshape(-1, *block.shape[2:]), casting="same_kind")
-        self.recorded = b
-        return a, b
-
-    def _make_room(self, keep_from: int) -> None:
-        """Drop the slots before ``keep_from`` (all slots recorded); grow when the rest and
-        one more slot would fill more than half of the arrays."""
-        drop = keep_from - self.base
-        keep = self.used - drop
-        if keep + 1 > self.capacity // 2:  # long episodes: grow
-            while keep + 1 > self.capacity // 2:
-                self.capacity *= 2
-            for name, array in self.arrays.items():
-                new = np.zeros((self.capacity, *array.shape[1:]), dtype=array.dtype)
-                new[:keep] = array[drop : self.used]
-                self._add(name, new)
-        else:
-            for array in self.arrays.values():
-                array[:keep] = array[drop : self.used].copy()
-        self.base += drop
-        self.used = self.recorded = keep
-
-    def view(self, name: str, env: int, start: int, stop: int) -> np.ndarray:
-        """A read-only view of array ``name`` for env ``env`` over global slots [start, stop),
-        valid until the buffer next makes room (``new_slot``)."""
-        return self.readonly[name][start - self.base : stop - self.base, env]
-
-
-class InProcessSims:
-    """State rows of the envs of a DummyVecEnv whose specs read the simulator, gathered in
-    this process.
-
-    No wrapper layer runs on every env step. After each vector step the rows of every env's
-    current state are gathered at once; an env's terminal simulator state is gathered just
-    before the DummyVecEnv resets it, by a hook on that env's ``reset``.
-
-    MuJoCo envs: the MjData arrays the probes read and the vector env's observation buffer
-    stay at fixed addresses while the MjData lives, so one read-only float64 view spanning
-    all of them and the index of every row element in it are made once (again when an env
-    makes a new MjData); a step's rows are then a single fancy-indexing copy, instead of a
-    copy per env and array. Other envs (``attr:`` probes, or arrays that cannot be viewed)
-    are gathered env by env.
-    """
-
-    def __init__(self, venv: VecEnv, probes: list):
-        self.venv = venv
-        self.gatherers = [Gatherer(env, probes) for env in venv.envs]
-        self.layout: SimLayout | None = None
-        self.terminal: np.ndarray | None = None  # (n_envs, size): the last terminal states
-        self._data: list[Any] = []  # the MjData objects the index below was made for
-        self._span: np.ndarray | None = None  # a read-only view over all of their arrays
-        self._index: np.ndarray | None = None  # (n_envs, row size) positions in _span
-        self._keep: tuple | None = None  # the arrays _span covers, kept alive with it
-        for i, env in enumerate(venv.envs):
-            env.reset = self._hook(i, env.reset)
-
-    @classmethod
-    def attach(cls, venv: VecEnv, probes: list) -> InProcessSims | None:
-        """For a DummyVecEnv, the gathering of its envs' simulator vectors; None when every env
-        puts them in its infos itself (made with ``wrapper_class=SimFeatures``, as SubprocVecEnv
-        env processes are)."""
-        if all(venv.env_is_wrapped(SimFeatures)):
-            return None
-        if getattr(venv, "envs", None) is None:
-            raise UsageError("simulator features need a DummyVecEnv, or envs made with "
-                             "text2reward.envs.sim.SimFeatures as their wrapper_class")
-        return cls(venv, probes)
-
-    def _hook(self, i: int, reset: Callable) -> Callable:
-        gatherer = self.gatherers[i]
-
-        def reset_after_gathering(**kwargs):
-            if self.terminal is not None:  # the env's last state, before it is replaced
-                gatherer.gather(out=self.terminal[i])
-            return reset(**kwargs)
-
-        return reset_after_gathering
-
-    def start(self) -> SimLayout:
-        """After the vector env's reset: the layout of the simulator vectors."""
-        if self.layout is None:
-            self.layout = self.gatherers[0].layout()
-            self.terminal = np.empty((len(self.gatherers), self.layout.size))
-        return self.layout
-
-    def rows(self, obs: Any, layout: StateLayout, rebind: bool,
-             out: np.ndarray | None = None) -> np.ndarray:
-        """Rows of every env's current state, whose observations are ``obs``: written into
-        ``out``, or a new array; ``rebind`` after resets (an env may have made a new MjData)."""
-        if rebind:
-            self._bind(layout)
-        if self._index is not None:  # "clip": unbuffered (the indices are all valid)
-            return self._span.take(self._index, out=out, mode="clip")
-        sims = np.empty((len(self.gatherers), self.layout.size))
-        for gatherer, vector in zip(self.gatherers, sims, strict=True):
-            gatherer.gather(out=vector)
-        return layout.rows(obs, sims, out=out)
-
-    def _bind(self, layout: StateLayout) -> None:
-        data = [g.env.data if g.views() is not None else None for g in self.gatherers]
-        if len(data) == len(self._data) and all(
-                a is b for a, b in zip(data, self._data, strict=True)):
-            return  # the same MjData objects: the index still holds
-        self._data, self._span, self._index = data, None, None
-        buffer = getattr(self.venv, "buf_obs", {}).get(None)
-        if any(d is None for d in data) or layout.obs.keys is not None or buffer is None \
-                or buffer.dtype != np.float64 or buffer.shape != (len(data), layout.obs.size):
-            return
-        per_env = [[row, *g.views()] for row, g in zip(buffer, self.gatherers, strict=True)]
-        arrays = [a for env_arrays in per_env for a in env_arrays]
-        addresses = [a.__array_interface__["data"][0] for a in arrays]
-        start = min(addresses)
-        stop = max(a + array.nbytes for a, array in zip(addresses, arrays, strict=True))
-        if any((a - start) % 8 or not array.flags.c_contiguous
-               for a, array in zip(addresses, arrays, strict=True)):
-            return
-        span = np.frombuffer((ctypes.c_char * (stop - start)).from_address(start),
-                             dtype=np.float64)
-        span.flags.writeable = False
-        index, at = [], 0
-        for env_arrays in per_env:
-            parts = []
-            for array in env_arrays:
-                parts.append((addresses[at] - start) // 8 + np.arange(array.size))
-                at += 1
-            index.append(np.concatenate(parts))
-        index = np.array(index)
-        if index.shape != (len(data), layout.size):
-            return
-        self._keep = (buffer, arrays)  # the span is only valid while these live
-        self._span, self._index = span, index
