@@ -90,6 +90,20 @@ def test_check_exit_codes(tmp_path):
     assert t2r("check", "--env", "CartPole-v1", str(tmp_path / "missing.py")).returncode == 2
 
 
+def test_check_adapts_a_models_habits_as_a_run_does(tmp_path):
+    habits = tmp_path / "habits.py"
+    habits.write_text("import numpy as np\nfrom typing import Dict, Tuple\n\n\n"
+                      "def compute_reward(self, state, action, next_state, scale: float = 1.0)"
+                      " -> Tuple[np.ndarray, Dict]:\n"
+                      "    return np.cos(next_state.pole_angle)\n")
+    proc = t2r("check", "--env", "CartPole-v1", str(habits))
+    assert proc.returncode == 0, proc.stdout
+    assert "adapted before the critics, as a run adapts a model's reply:" in proc.stdout
+    assert "dropped the `self` first parameter" in proc.stdout
+    verdict = json.loads(t2r("check", "--env", "CartPole-v1", "--json", str(habits)).stdout)
+    assert verdict["accepted"] and any("returns only the reward" in a for a in verdict["adapted"])
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

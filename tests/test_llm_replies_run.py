@@ -42,3 +42,54 @@ def test_no_code_and_repeated_replies_in_a_run(tmp_path, fake_openai):
     assert "np.cos" in (out / "rounds" / "r00" / "c01" / "program.py").read_text()
     if proc.returncode == 0:  # the report says which block was trained and why
         assert "baseline" in (out / "report.html").read_text()
+
+
+BAND = ("import numpy as np\n\n\ndef compute_reward(state, action, next_state):\n"
+        "    x = np.abs(next_state.cart_position)\n"
+        "    drift = np.sqrt((x - 0.8) * (x - 1.2))\n"
+        '    return drift, {"drift": drift}\n')  # NaN only for 0.8 < |x| < 1.2: the critics'
+# states never get there, training does
+GUARDED = BAND.replace("(x - 0.8) * (x - 1.2)", "np.clip((x - 0.8) * (x - 1.2), 0.0, None)")
+
+
+def test_a_reward_that_fails_in_training_is_repaired_in_the_next_round(tmp_path, fake_openai):
+    fake_openai.queue(Say([f"```python\n{BAND}```", f"```python\n{DENSE}```"]),
+                      Say(f"Guarded:\n```python\n{GUARDED}```"), Say(f"```python\n{DENSE}```"))
+    out = tmp_path / "run"
+    proc = t2r("run", "--env", "CartPole-v1", "--task", TASK, "--model", "openai/fake-model",
+               "--api-base", fake_openai.api_base, "--samples", "2", "--rounds", "2",
+               "--keep-going", "--timesteps", "3000", "--out", str(out),
+               env={"OPENAI_API_KEY": None})
+    assert proc.returncode == 0, proc.stderr
+    bodies = [r.body for r in fake_openai.completions]
+    assert len(bodies) == 3 and bodies[2].get("n", 1) == 1  # round 1: the repair, 1 proposal
+    repair = bodies[1]["messages"][-1]["content"]
+    assert "component 'drift' is NaN or inf after about" in repair
+    assert "next_state: cart_position=" in repair and "np.sqrt" in repair
+
+    summary = json.loads((out / "summary.json").read_text())
+    failed = summary["rounds"][0]["candidates"][0]
+    assert failed["status"] == "failed"
+    assert failed["reason"].startswith("reward failed during training: component 'drift'")
+    repaired = summary["rounds"][1]["candidates"][0]
+    assert repaired["origin"] == "llm-repair of r0 c0 (its reward failed in training)"
+    assert repaired["status"] == "trained"
+    assert "np.clip" in (out / "rounds" / "r01" / "c00" / "program.py").read_text()
+    journal = [json.loads(line) for line in (out / "journal.jsonl").read_text().splitlines()]
+    assert [e["of"] for e in journal if e["event"] == "training_repair"] == [[0, 0]]
+
+
+def test_replies_cut_off_at_max_tokens_are_shown_while_the_run_goes(tmp_path, fake_openai):
+    cut = "Here is the reward.\n```python\nimport numpy as np\n\n\ndef compute_reward(state,"
+    fake_openai.queue(Say(cut, finish_reason="length"), Say(f"```python\n{DENSE}```"))
+    out = tmp_path / "run"
+    proc = t2r("run", "--env", "CartPole-v1", "--task", TASK, "--model", "openai/fake-model",
+               "--api-base", fake_openai.api_base, "--samples", "1", "--rounds", "1",
+               "--timesteps", "1000", "--max-tokens", "300", "--out", str(out),
+               env={"OPENAI_API_KEY": None})
+    assert proc.returncode in (0, 1), proc.stderr
+    said = " ".join(proc.stderr.split())  # the live view, as the terminal shows it
+    assert ("round 0: 1 of 1 propose replies hit max_tokens and were cut off (--max-tokens "
+            "raises the limit); the model is asked again for a shorter one") in said
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["usage"]["cut_off_replies"] == 1

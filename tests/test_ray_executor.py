@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from text2reward.config import RunConfig
 from text2reward.errors import ConfigError
-from text2reward.sandbox.job import Job
 from text2reward.sandbox import ray as ray_executor
+from text2reward.sandbox.job import Job
 
 needs_ray = pytest.mark.skipif(not ray_executor.ray_installed(),
                                reason="ray is not installed (pip install 'text2reward[ray]')")

@@ -1,5 +1,6 @@
 """RewardVecEnv replaces the reward once per vector step and records scored episodes."""
 
+import re
 from collections import deque
 
 import numpy as np
@@ -71,6 +72,24 @@ def test_nan_reward_is_a_fault():
         for _ in range(200):  # pushing right topples the pole within a few dozen steps
             env.step(np.ones(4, dtype=int))
     assert env.finished == []
+
+
+def test_a_nan_in_training_names_the_state_it_happened_in():
+    """Only pole angles between 0.1 and 0.15 rad give NaN: the fault says where it was."""
+    source = ("import numpy as np\ndef compute_reward(s, a, n):\n"
+              "    x = np.abs(n.pole_angle)\n"
+              "    lean = np.sqrt((x - 0.1) * (x - 0.15))\n"
+              "    return lean, {'lean': lean}\n")
+    env = wrapped(source)
+    env.reset()
+    with pytest.raises(RewardFault) as caught:
+        for _ in range(200):  # pushing right topples the pole through that band
+            env.step(np.ones(4, dtype=int))
+    message = str(caught.value)
+    assert message.startswith("component 'lean' is NaN or inf after about ")
+    angle = float(re.search(r"pole_angle=(-?[\d.e-]+)", message).group(1))
+    assert 0.1 < abs(angle) < 0.15, message
+    assert "np.clip the argument of sqrt/log/arccos" in message
 
 
 def test_nan_component_is_a_fault_before_the_first_update(tmp_path):

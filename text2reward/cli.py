@@ -467,6 +467,7 @@ def check(env_id: str, task: str | None, as_json: bool, file: str, explain: bool
     _use_spec(spec_file, env_id)
     if explain:
         _explain_sandbox()
+    from text2reward.critic.adapt import adapt
     from text2reward.critic.static import check_source
     from text2reward.envs.spec import check_env_id, load_spec
     from text2reward.sandbox.job import Job
@@ -476,7 +477,7 @@ def check(env_id: str, task: str | None, as_json: bool, file: str, explain: bool
     spec = load_spec(env_id)
     task_obj = _task(spec, task)
     _check_settings(spec, task_obj, extra)
-    source = _read_reward(file)
+    source, adapted = adapt(_read_reward(file))  # as a run adapts a model's reply
     findings = [str(f) for f in check_source(source, file)]
     verdict = {"accepted": False, "stage": "static", "findings": findings}
     if not findings:
@@ -494,9 +495,15 @@ def check(env_id: str, task: str | None, as_json: bool, file: str, explain: bool
             verdict["sandbox"] = result["sandbox"]
             applied = ", ".join(f"{k} {'on' if v else 'OFF'}" for k, v in result["sandbox"].items())
             click.echo(f"sandbox applied in the worker: {applied}", err=True)
+    verdict["adapted"] = adapted
     if as_json:
         click.echo(json.dumps(verdict, indent=1))
-    elif verdict["accepted"]:
+        sys.exit(0 if verdict["accepted"] else 1)
+    if adapted:
+        click.echo("adapted before the critics, as a run adapts a model's reply:")
+        for change in adapted:
+            click.echo(f"  {change}")
+    if verdict["accepted"]:
         click.echo(f"accepted: {file} ({verdict['ms_per_call']:.3f} ms per call for 8 envs)")
         for w in verdict["warnings"]:
             click.echo(f"  warning: {w}")
@@ -562,6 +569,7 @@ def train(env_id, reward_file, task, timesteps, seed, success, out, device, as_j
     extra = _env_kwargs(env_kwargs)
     _use_env_module(env_module)
     _use_spec(spec_file, env_id)
+    from text2reward.critic.adapt import adapt
     from text2reward.critic.static import check_source
     from text2reward.envs.spec import check_env_id, load_spec
     from text2reward.errors import UsageError, WorkFailed
@@ -576,7 +584,10 @@ def train(env_id, reward_file, task, timesteps, seed, success, out, device, as_j
     spec = load_spec(env_id)
     task_obj = _task(spec, task)
     _check_settings(spec, task_obj, extra)
-    source = _read_reward(reward_file)
+    source, adapted = adapt(_read_reward(reward_file))  # as check and a run adapt it
+    if adapted and not as_json:
+        click.echo("adapted before the critics, as a run adapts a model's reply:\n"
+                   + "\n".join(f"  {change}" for change in adapted), err=True)
     findings = check_source(source, reward_file)
     if findings:
         raise WorkFailed(f"{reward_file} is rejected by the static critic: {findings[0]}")

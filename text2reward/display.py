@@ -85,6 +85,14 @@ class LiveView:
             by = ", your choice" if event.get("by") == "person" else ""
             self.console.print(f"new best: round {event['round']} candidate {event['index']} "
                                f"(score {_fmt(event['score'])}{by})")
+        elif kind == "cut_off":
+            which = "" if event.get("index") is None else f" for candidate {event['index']}"
+            again = ("; the model is asked again for a shorter one"
+                     if event["kind"] in ("propose", "repair") else "")
+            self.console.print(
+                f"round {event['round']}: {event['cut']} of {event['replies']} {event['kind']} "
+                f"replies{which} hit max_tokens and were cut off (--max-tokens raises the "
+                f"limit){again}")
         elif kind == "accepted":
             self.console.print(f"accepted after round {event['round']}: the search stops here")
 

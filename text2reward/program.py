@@ -20,6 +20,9 @@ class RewardFault(RuntimeError):
     """The reward program failed when called (exception, bad shape, NaN or inf)."""
 
 
+TRAINING_FAULT = "reward failed during training: "  # how a training's fault is reported
+
+
 def validate_output(reward: np.ndarray, components: dict[str, Any], n_envs: int,
                     finite: bool = True) -> None:
     """Raise RewardFault unless the reward and every component are finite arrays of (n_envs,).

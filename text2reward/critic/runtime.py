@@ -25,7 +25,7 @@ from text2reward.critic.probes import Probe, probe_rows, probes
 from text2reward.envs.layout import ObsLayout, StateLayout
 from text2reward.envs.sim import INFO_KEY, SimFeatures
 from text2reward.envs.spec import EnvSpec
-from text2reward.envs.state import StateView
+from text2reward.envs.state import StateView, state_text
 from text2reward.program import RewardFault, RewardProgram, validate_output
 
 MAX_MS_PER_CALL = 50.0  # for a batch of 8 envs; training calls it once per vector step
@@ -181,20 +181,6 @@ def _describe_exception(exc: BaseException, source: str = "") -> str:
     return f"{message}; {hint}" if hint else message
 
 
-def _state_text(spec: EnvSpec, layout: StateLayout, rows: np.ndarray, row: int) -> str:
-    """The scalar features of one row, for a message."""
-    view = StateView.from_rows(spec, layout, rows[row:row + 1])
-    parts = []
-    for name in spec.feature_names:
-        try:
-            value = np.asarray(getattr(view, name), dtype=np.float64)
-        except Exception:  # a feature that cannot be read here is left out
-            continue
-        if value.size == 1:
-            parts.append(f"{name}={value.item():.4g}")
-    return ", ".join(parts[:8])
-
-
 def _nonfinite(reward: np.ndarray, components: dict[str, Any]) -> tuple[list[str], int] | None:
     """(components that are NaN/inf, first env where the reward is), or None if all finite."""
     reward = np.asarray(reward, dtype=np.float64)
@@ -226,7 +212,7 @@ def _check_batch(spec: EnvSpec, layout: StateLayout, program: RewardProgram, bat
         what = (f"component{'s' if len(names) > 1 else ''} {', '.join(map(repr, names))}"
                 if names else "the reward")
         return (f"{what} {'are' if len(names) > 1 else 'is'} NaN or inf{place(row)} "
-                f"(next_state: {_state_text(spec, layout, next_obs, row)}); guard the term: "
+                f"(next_state: {state_text(spec, layout, next_obs, row)}); guard the term: "
                 "np.clip the argument of sqrt/log/arccos into its domain, add a small eps to "
                 "divisors")
     return reward, {k: np.asarray(v, dtype=np.float64) for k, v in components.items()}

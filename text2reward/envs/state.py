@@ -11,7 +11,7 @@ import numpy as np
 from text2reward.envs.layout import StateLayout
 
 if TYPE_CHECKING:
-    from text2reward.envs.spec import EnvSpec
+    from text2reward.envs.model import EnvSpec
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
@@ -151,6 +151,21 @@ class StateView:
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dir__()}
+
+
+def state_text(spec: EnvSpec, layout: StateLayout, rows: np.ndarray, row: int) -> str:
+    """The scalar features of state row ``row`` of ``rows`` (at most 8), for a message that
+    names the state where a reward failed."""
+    view = StateView.from_rows(spec, layout, rows[row:row + 1])
+    parts = []
+    for name in spec.feature_names:
+        try:
+            value = np.asarray(getattr(view, name), dtype=np.float64)
+        except Exception:  # a feature that cannot be read here is left out
+            continue
+        if value.size == 1:
+            parts.append(f"{name}={value.item():.4g}")
+    return ", ".join(parts[:8])
 
 
 class EpisodeFeatures(Mapping):

@@ -46,7 +46,7 @@ def jsonable(value: Any) -> Any:
 
 def _run(job) -> dict[str, Any]:
     from text2reward.envs.spec import import_env_module, load_spec
-    from text2reward.program import RejectedProgram, RewardFault, RewardProgram
+    from text2reward.program import TRAINING_FAULT, RejectedProgram, RewardFault, RewardProgram
     from text2reward.sandbox.lockdown import lock_down
     from text2reward.training.presets import build_preset
     from text2reward.training.scoring import load_scorer
@@ -129,7 +129,7 @@ def _run(job) -> dict[str, Any]:
         metrics = train(spec, program, scorer, preset, Path(job.out_dir), seed=job.seed,
                         init_policy=job.init_policy, device=device, emit=emit)
     except RewardFault as exc:
-        return {"status": "failed", "reason": f"reward failed during training: {exc}", **sandbox}
+        return {"status": "failed", "reason": f"{TRAINING_FAULT}{exc}", **sandbox}
     return {"status": "trained", "threshold": scorer.threshold, "score_kind": scorer.kind,
             "metric": scorer.metric, **metrics, **sandbox}
 

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from text2reward.search.candidate import (
     Setup,
 )
 from text2reward.search.dedupe import Seen
+from text2reward.search.proposals import propose
 from text2reward.search.records import CandidateRecord
 from text2reward.search.reeval import Reevaluation
 from text2reward.search.resume import Restored
@@ -38,8 +39,6 @@ from text2reward.search.stopping import Stopping
 from text2reward.search.summary import why_none, write_summary
 from text2reward.search.usage import Usage
 from text2reward.store import RunStore
-
-PROPOSAL_RETRIES = 2
 
 __all__ = ["Loop", "Setup"]
 
@@ -115,7 +114,7 @@ class Loop:
             self.observe({"event": "round", "round": r, "rounds": self.config.rounds})
             if r not in restored.proposals:
                 self._journal_feedback(r, feedback)
-            candidates = restored.proposals.get(r) or self._propose(ctx)
+            candidates = restored.proposals.get(r) or propose(ctx, self.parts, self.rounds)
             done = restored.records.get(r, {})
             records = self._evaluate_round(ctx, candidates, done)
             self.rounds.append({"round": r, "candidates": records})
@@ -163,20 +162,6 @@ class Loop:
             for candidates in restored.proposals.values():
                 for cand in candidates:
                     self.designer.remember(cand)
-
-    def _propose(self, ctx: DesignContext) -> list[Candidate]:
-        for attempt in range(PROPOSAL_RETRIES + 1):
-            if attempt and self.usage.budget_reached():
-                break  # the failed samples stay the round's candidates
-            candidates, exchanges = self.designer.propose(ctx, self.config.samples)
-            self.usage.record(ctx.round, exchanges)
-            if any(c.source or c.reply for c in candidates):
-                break  # replies without a program are answered with why, by the critics
-            self.store.journal({"event": "round_failed", "round": ctx.round, "attempt": attempt,
-                                "errors": [c.error for c in candidates]})
-        self.store.journal({"event": "proposed", "round": ctx.round,
-                            "candidates": [asdict(c) for c in candidates]})
-        return candidates
 
     def _evaluate_round(self, ctx: DesignContext, candidates: list[Candidate],
                         done: dict[int, CandidateRecord]) -> list[CandidateRecord]:

@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from text2reward.program import TRAINING_FAULT
+
 UNRANKED = (-math.inf, -math.inf)
 
 
@@ -184,6 +186,12 @@ class CandidateRecord:
     @property
     def ranked(self) -> bool:
         return self.result is not None and self.result.trained and self.original
+
+    @property
+    def faulted(self) -> bool:
+        """Its reward failed during training (NaN, inf, an exception on states the critics
+        never reached): the next round asks for a repair of it."""
+        return self.status == "failed" and (self.reason or "").startswith(TRAINING_FAULT)
 
     def beats(self, other: CandidateRecord | None) -> bool:
         """A trained original that the task's success ranks above ``other``."""

@@ -13,7 +13,8 @@ from text2reward.store import RunStore
 
 def zero_usage() -> dict[str, Any]:
     return {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "requests": 0,
-            "unpriced_requests": 0, "cached_requests": 0, "replayed_requests": 0}
+            "unpriced_requests": 0, "cached_requests": 0, "replayed_requests": 0,
+            "cut_off_replies": 0}
 
 
 def add_usage(total: dict[str, Any], usage: dict[str, Any]) -> None:
@@ -21,12 +22,18 @@ def add_usage(total: dict[str, Any], usage: dict[str, Any]) -> None:
     total["requests"] += 1
     for key in ("prompt_tokens", "completion_tokens", "cost_usd"):
         total[key] += usage.get(key) or 0
+    total["cut_off_replies"] = total.get("cut_off_replies", 0) + cut_off(usage)
     if usage.get("replayed"):
         total["replayed_requests"] += 1
     elif usage.get("cached"):
         total["cached_requests"] += 1
     elif usage.get("priced") is False:
         total["unpriced_requests"] += 1
+
+
+def cut_off(usage: dict[str, Any]) -> int:
+    """How many of an exchange's replies were cut off at max_tokens."""
+    return sum(1 for reason in usage.get("finish_reasons") or () if reason == "length")
 
 
 class Usage:
@@ -47,6 +54,9 @@ class Usage:
         for ex in exchanges:
             self.count(r, ex.usage)
             self.store.journal({"event": "llm", "round": r, "index": index, **asdict(ex)})
+            if cut := cut_off(ex.usage):  # the person should know: raise --max-tokens
+                self.observe({"event": "cut_off", "round": r, "index": index, "kind": ex.kind,
+                              "cut": cut, "replies": len(ex.replies)})
 
     def count(self, r: int | None, usage: dict[str, Any]) -> None:
         """Add one exchange's usage to the run's and its round's totals."""

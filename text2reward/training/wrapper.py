@@ -33,7 +33,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from text2reward.envs.layout import ObsLayout, StateLayout
 from text2reward.envs.sim import INFO_KEY
 from text2reward.envs.spec import EnvSpec
-from text2reward.envs.state import Episode, RowSchema, StateView
+from text2reward.envs.state import Episode, RowSchema, StateView, state_text
 from text2reward.program import RewardFault, validate_output
 from text2reward.training.buffer import COMPONENT, StepBuffer
 from text2reward.training.sims import InProcessSims
@@ -178,12 +178,24 @@ class RewardVecEnv(VecEnvWrapper):
         for name in names:
             batches[COMPONENT + name] = [step.get(name, zeros) for step in components]
         a, b = self._steps.extend(batches)
-        for name in ("reward", *names):
+        for name in (*names, "reward"):  # a component names the term at fault
             key = name if name == "reward" else COMPONENT + name
-            if not np.isfinite(self._steps.arrays[key][a:b]).all():
+            finite = np.isfinite(self._steps.arrays[key][a:b])
+            if not finite.all():
                 what = "reward" if key == "reward" else f"component {name!r}"
-                raise RewardFault(f"{what} contains NaN or inf; guard divisions and logs "
-                                  "(np.clip, eps)")
+                raise RewardFault(f"{what} is NaN or inf {self._where(a, finite)}; guard the "
+                                  "term: np.clip the argument of sqrt/log/arccos into its "
+                                  "domain, add a small eps to divisors")
+
+    def _where(self, a: int, finite: np.ndarray) -> str:
+        """Where the first non-finite value of a flush (slots from ``a``) was: the training
+        step and the next state the program was given (the slot's rows: a flush comes before
+        an episode's last rows are replaced by the next episode's first)."""
+        k, env = (int(x) for x in np.argwhere(~finite)[0])
+        rows = self._steps.arrays["rows"][a + k]
+        step = (self._steps.base + a + k) * self.num_envs
+        return (f"after about {step} env steps of training (next_state: "
+                f"{state_text(self.spec, self.layout, rows, env)})")
 
     def check_finite(self) -> None:
         """Record the pending steps; raise RewardFault if a reward or a component was NaN or
