@@ -386,8 +386,8 @@ def _critic_section(run: Run) -> str:
                 if a.get("error"):
                     detail += f"<pre>{esc(a['error'])}</pre>"
                 if a.get("warnings"):
-                    items = "".join(f"<li>{esc(w)}</li>" for w in a["warnings"])
-                    detail += f"<ul>{items}</ul>"
+                    warned = "".join(f"<li>{esc(w)}</li>" for w in a["warnings"])
+                    detail += f"<ul>{warned}</ul>"
                 extraction = a.get("extraction") or {}
                 if extraction.get("note"):  # which block of the reply was taken, and why
                     detail += f'<p class="muted">{esc(extraction["note"])}</p>'
