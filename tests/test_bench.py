@@ -35,13 +35,23 @@ def test_bench_parallel_reports_the_machine_ceiling():
     assert "1 worker(s): 2 trainings" in proc.stdout and "2 worker(s): 2 trainings" in proc.stdout
 
 
-def test_bench_search_compares_training_less_with_full_budgets():
+def test_bench_search_reports_training_equivalents_last():
     proc = t2r("bench", "search", "--env", "CartPole-v1", "--task", "balance", "--samples", "2",
-               "--timesteps", "2048")
-    value = ratio(proc)
-    assert value <= 1.0  # training less never trains more than the full budgets
+               "--timesteps", "8192")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    early = float(re.search(r"ratio env steps early/full: (\S+)", proc.stdout).group(1))
+    assert early <= 1.0  # training less never trains more than the full budgets
     assert "full budget:" in proc.stdout and "training less:" in proc.stdout
+    assert "the winner alone:" in proc.stdout
     assert re.search(r"same winner: (yes|no); winner score gap", proc.stdout)
+    value = re.fullmatch(r"training-equivalents: (\S+)(?: \((.+)\))?", lines[-1])
+    assert value, lines[-1]
+    if value.group(1) == "n/a":  # a toy budget: the winner may not meet the threshold
+        assert "does not meet the threshold" in value.group(2)
+    else:
+        assert float(value.group(1)) >= 1.0  # no search costs less than its winner alone
+        assert lines[-2].startswith("training-equivalents in wall time: ")
 
 
 def test_bench_with_an_unknown_env_is_bad_input():

@@ -253,15 +253,43 @@ def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: i
         summary = search(config, setup, designer, store)
     finally:
         store.close()
+    best = summary["best"]
     return {"steps": summary["env_steps"], "wall": time.perf_counter() - start,
-            "best": summary["best"]["index"], "score": summary["best"]["score"],
-            "success": summary["best"]["success_rate"], "threshold": setup.threshold}
+            "best": best["index"], "score": best["score"], "success": best["success_rate"],
+            "meets": bool(best.get("success")), "threshold": setup.threshold,
+            "program": store.candidate_dir(0, best["index"]) / "program.py"}
+
+
+def _alone(env_id: str, task: str, program: Path, seed: int, timesteps: int | None,
+           root: Path) -> dict[str, Any]:
+    """The search's winner trained alone with the search's preset, seed and stop rule (its
+    training ends once its training episodes succeed reliably): the env steps and wall time it
+    takes to meet the threshold, None where it does not."""
+    from text2reward.sandbox.job import Job
+    from text2reward.sandbox.local import run_job
+
+    folder = root / "alone"
+    folder.mkdir()
+    job = Job("train", env_id, str(program), str(folder), task=task, timesteps=timesteps,
+              seed=seed, device="cpu", stop_when_solved=True)
+    start = time.perf_counter()
+    result = run_job(job)
+    wall = time.perf_counter() - start
+    if result.get("status") != "trained":
+        raise RuntimeError(f"the winner's training alone failed: {result.get('reason')}")
+    final, threshold = result["eval"], result.get("threshold")
+    meets = threshold is not None and final["score"] >= threshold
+    return {"steps": result["steps"] if meets else None, "wall": wall if meets else None,
+            "score": final["score"], "ran": result["steps"]}
 
 
 def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: Log,
            timesteps: int | None = None) -> dict[str, Any]:
-    """Select the best of K candidates training less (successive halving, solved-stop, the
-    round cut once a candidate meets the target: the run defaults) vs training all K fully."""
+    """The cost of a search in training-equivalents: the env steps (and wall time) of the
+    search (the run defaults: successive halving, stop on success, the round cut once a
+    candidate meets the target) until it names a winner that meets the threshold, divided by
+    those of the winner's training alone to the threshold. Beside it, the full-training
+    protocol (all K candidates to their full budget) and its winner."""
     with tempfile.TemporaryDirectory() as root:
         full = _search_once(env_id, task, samples, False, seed, workers, Path(root), timesteps)
         log(f"full budget: {full['steps']} env steps, {full['wall']:.1f} s, best candidate "
@@ -269,12 +297,26 @@ def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: L
         early = _search_once(env_id, task, samples, True, seed, workers, Path(root), timesteps)
         log(f"training less: {early['steps']} env steps, {early['wall']:.1f} s, best candidate "
             f"{early['best']} with score {early['score']:.4g}, success {_rate(early['success'])}")
+        alone = _alone(env_id, task, early["program"], seed, timesteps, Path(root))
+        if alone["steps"] is None:
+            log(f"the winner alone: {alone['ran']} env steps, score {alone['score']:.4g}, "
+                "below the threshold")
+        else:
+            log(f"the winner alone: {alone['steps']} env steps, {alone['wall']:.1f} s to meet "
+                f"the threshold (score {alone['score']:.4g})")
     scale = abs(full["score"]) if full["score"] else 1.0
-    return {"full": full, "early": early, "steps_ratio": early["steps"] / full["steps"],
+    named = early["meets"] and alone["steps"] is not None
+    return {"full": full, "early": early, "alone": alone,
+            "steps_ratio": early["steps"] / full["steps"],
             "same_winner": early["best"] == full["best"],
             "success_gap": None if full["success"] is None or early["success"] is None
             else full["success"] - early["success"],
-            "score_gap": abs(early["score"] - full["score"]) / scale}
+            "score_gap": abs(early["score"] - full["score"]) / scale,
+            "training_equivalents": early["steps"] / alone["steps"] if named else None,
+            "wall_equivalents": early["wall"] / alone["wall"] if named else None,
+            "why_none": None if named else (
+                "the search's winner does not meet the threshold" if not early["meets"]
+                else "the winner alone does not meet the threshold")}
 
 
 def _rate(value: float | None) -> str:

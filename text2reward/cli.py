@@ -893,7 +893,9 @@ def bench_parallel(env_id: str, timesteps: int, jobs: int, workers: int) -> None
 @domain_errors
 def bench_search(env_id: str, task: str, samples: int, seed: int, workers: int,
                  timesteps: int | None) -> None:
-    """Env steps to select the best of K training less vs training all K fully."""
+    """A search's cost in training-equivalents: its env steps until it names a winner that
+    meets the threshold, over the winner's own training to the threshold (1.0 is the floor;
+    training all K fully is about K); beside it, the full-training protocol's winner."""
     from text2reward import bench as b
 
     _counts(samples=samples, workers=workers, timesteps=timesteps)
@@ -904,6 +906,11 @@ def bench_search(env_id: str, task: str, samples: int, seed: int, workers: int,
                f"{out['score_gap']:.1%}; success gap "
                f"{'n/a' if gap is None else format(gap, '.0%')}")
     click.echo(f"ratio env steps early/full: {out['steps_ratio']:.3f}")
+    if out["training_equivalents"] is None:
+        click.echo(f"training-equivalents: n/a ({out['why_none']})")
+        return
+    click.echo(f"training-equivalents in wall time: {out['wall_equivalents']:.2f}")
+    click.echo(f"training-equivalents: {out['training_equivalents']:.2f}")
 
 
 @bench.command("experts")
