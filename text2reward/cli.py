@@ -1,4 +1,5 @@
-"""Command line: thin click commands over the library. The only module that prints."""
+"""Command line: thin click commands over the library. The only module that exits; it prints
+through ``display`` (the live view) and ``refine.TerminalReviewer`` (the review prompts)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """The rounds: design -> static critic -> runtime critic (with repairs) -> training -> analysis.
 
-Reads top to bottom as the loop of DESIGN.md. Candidates of a round go through their own
-pipeline (``search/candidate.py``) concurrently, ``workers`` at a time, each untrusted step in
-a sandboxed worker. Selection uses the task's ground-truth score, never a candidate's own
-reward.
+Reads top to bottom as the README's "What a run does". Candidates of a round go through
+their own pipeline (``search/candidate.py``) concurrently, ``workers`` at a time, each
+untrusted step in a sandboxed worker. Selection uses the task's ground-truth score, never a
+candidate's own reward.
 """
 
 from __future__ import annotations
