@@ -92,6 +92,13 @@ def test_a_used_keyword_parameter_is_kept_and_refused() -> None:
     assert check_source(adapted)
 
 
+def test_a_dunder_parameter_is_no_habit_and_is_left_for_the_critic() -> None:
+    source = METHOD.replace("self, ", "").replace("scale=0.5", "__builtins__=None")
+    adapted, changes = adapt(source)
+    assert "__builtins__=None" in adapted and not any("__builtins__" in c for c in changes)
+    assert check_source(adapted)
+
+
 MAIN_BLOCK = '''import numpy as np
 
 WEIGHT = 0.1

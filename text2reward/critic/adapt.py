@@ -172,13 +172,14 @@ def _trim_parameters(fn: ast.FunctionDef, source: str, lines: list[str], edits: 
     for i, (arg, default) in enumerate(zip(positional, defaults, strict=True)):
         if i == 0 and arg.arg in ("self", "cls") and len(positional) >= 4 and arg.arg not in used:
             dropped.append(f"the `{arg.arg}` first parameter")
-        elif len(keep) >= 3 and default is not None and arg.arg not in used:
+        elif len(keep) >= 3 and default is not None and arg.arg not in used \
+                and not arg.arg.startswith("__"):  # a dunder name is no habit: the critic says
             dropped.append(f"the unused parameter `{arg.arg}`")
         else:
             keep.append((arg, default))
     kwonly = []
     for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
-        if default is not None and arg.arg not in used:
+        if default is not None and arg.arg not in used and not arg.arg.startswith("__"):
             dropped.append(f"the unused parameter `{arg.arg}`")
         else:
             kwonly.append((arg, default))
