@@ -49,6 +49,18 @@ def test_bench_experts_appends_rows_resumes_and_writes_the_table(tmp_path):
     assert t2r("bench", "experts", "--task", "CartPole-v1:nope").returncode == 2
 
 
+def test_a_row_is_done_only_for_the_reward_program_it_trained():
+    from text2reward.calibrate import pending, reward_path, reward_sha
+
+    sha = reward_sha(reward_path("CartPole-v1", "balance", "expert"))
+    row = {"task": "CartPole-v1:balance", "reward": "expert", "seed": 0, "settings": {}}
+    args = (["CartPole-v1:balance"], 1, ["expert"], {})
+    assert pending(*args, [{**row, "reward_sha": sha}]) == ([], 1)
+    changed = [{**row, "reward_sha": "0" * 12}]  # the expert was edited since
+    assert pending(*args, changed) == ([("CartPole-v1:balance", "expert", 0)], 1)
+    assert pending(*args, [row])[0]  # a row from before programs were hashed
+
+
 def test_table_groups_seeds_and_counts_experts_meeting_the_threshold():
     row = {"task": "X-v0:t", "settings": {}, "algo": "PPO", "normalize": True, "budget": 1000,
            "threshold": 1.0, "wall_to_threshold_s": 5.0, "env_return": 10.0}

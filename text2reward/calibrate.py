@@ -14,6 +14,7 @@ process's children without the sandbox, one torch thread each.
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import os
 import platform
@@ -88,7 +89,7 @@ def train_one(env_id: str, task: str, reward: str, seed: int, settings: dict[str
     spec = load_spec(env_id)
     t = spec.tasks[task]
     preset = preset_for(env_id, task, settings)
-    path = t.expert_path if reward == "expert" else t.expert_path.with_name(f"sparse_{task}.py")
+    path = reward_path(env_id, task, reward)
     start = time.perf_counter()
     result = train(spec, RewardProgram.load(path.read_text(), str(path)),
                    load_scorer(spec, task, None), preset, Path(out), seed=seed, device="cpu")
@@ -96,7 +97,8 @@ def train_one(env_id: str, task: str, reward: str, seed: int, settings: dict[str
     reached = next((s["step"] for s in result["snapshots"]
                     if s.get("score") is not None and s["score"] >= t.success_threshold), None)
     return {
-        "task": f"{env_id}:{task}", "reward": reward, "seed": seed, "settings": settings,
+        "task": f"{env_id}:{task}", "reward": reward, "reward_sha": reward_sha(path),
+        "seed": seed, "settings": settings,
         "algo": preset.get("algo", "PPO"), "normalize": bool(preset.get("normalize")),
         "n_envs": preset.get("n_envs"), "budget": int(preset["timesteps"]),
         "steps": result["steps"], "wall_s": round(wall, 1),
@@ -112,8 +114,38 @@ def train_one(env_id: str, task: str, reward: str, seed: int, settings: dict[str
     }
 
 
+def reward_path(env_id: str, task: str, reward: str) -> Path:
+    """The program of ``reward`` ("expert" or "sparse") for the curated task."""
+    from text2reward.envs.spec import load_spec
+
+    expert = load_spec(env_id).tasks[task].expert_path
+    return expert if reward == "expert" else expert.with_name(f"sparse_{task}.py")
+
+
+def reward_sha(path: Path) -> str:
+    """A short hash of a reward program's text: a row is done only for the same program."""
+    if not path.is_file():
+        return "missing"  # its training fails and says so
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
 def _key(row: dict[str, Any]) -> tuple:
-    return (row["task"], row["reward"], row["seed"], json.dumps(row["settings"], sort_keys=True))
+    return (row["task"], row["reward"], row["seed"], json.dumps(row["settings"], sort_keys=True),
+            row.get("reward_sha"))  # rows written before programs were hashed: None
+
+
+def pending(tasks: list[str], seeds: int, rewards: Iterable[str], settings: dict[str, Any],
+            rows: list[dict[str, Any]]) -> tuple[list[tuple[str, str, int]], int]:
+    """The (task, reward, seed) trainings no row holds for these settings and the reward
+    program as it is now (a changed expert is trained again); and how many are wanted."""
+    done = {_key(r) for r in rows}
+    wanted = [(key, reward, seed) for key in tasks for reward in rewards for seed in range(seeds)]
+    shas = {(key, reward): reward_sha(reward_path(*key.rsplit(":", 1), reward))
+            for key, reward, _ in wanted}
+    this = json.dumps(settings, sort_keys=True)
+    todo = [(key, reward, seed) for key, reward, seed in wanted
+            if (key, reward, seed, this, shas[key, reward]) not in done]
+    return todo, len(wanted)
 
 
 def calibrate(tasks: list[str], seeds: int, rewards: Iterable[str], settings: dict[str, Any],
@@ -121,11 +153,10 @@ def calibrate(tasks: list[str], seeds: int, rewards: Iterable[str], settings: di
               log: Callable[[str], None] = lambda m: None) -> list[dict[str, Any]]:
     """Train every (task, reward, seed) not already in ``results``, ``jobs`` at a time, and
     append each row as it finishes. Returns the rows of this call's settings."""
-    done = {_key(r): r for r in read_rows(results)}
-    wanted = [(key, reward, seed) for key in tasks for reward in rewards for seed in range(seeds)]
-    todo = [w for w in wanted if (w[0], w[1], w[2], json.dumps(settings, sort_keys=True))
-            not in done]
-    log(f"{len(wanted) - len(todo)} of {len(wanted)} trainings already in {results}")
+    rows = read_rows(results)
+    done = {_key(r): r for r in rows}
+    todo, wanted = pending(tasks, seeds, rewards, settings, rows)
+    log(f"{wanted - len(todo)} of {wanted} trainings already in {results}")
     results.parent.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {}
