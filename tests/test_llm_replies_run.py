@@ -17,14 +17,19 @@ ALTERNATIVE = (f"I recommend this reward:\n```python\n{DENSE}```\n"
                f"Alternatively, only as a sparse baseline:\n```python\n{SPARSE}```\n")
 
 
+def llm_run(fake_openai, out, *args):
+    """A CartPole run whose model is the fake server (through the real litellm client)."""
+    return t2r("run", "--env", "CartPole-v1", "--task", TASK, "--model", "openai/fake-model",
+               "--api-base", fake_openai.api_base, *args, "--out", str(out),
+               env={"OPENAI_API_KEY": None})
+
+
 def test_no_code_and_repeated_replies_in_a_run(tmp_path, fake_openai):
     fake_openai.queue(Say(["I need to know the features first.", ALTERNATIVE]),
                       Say(ESCAPE), Say(ESCAPE))
     out = tmp_path / "run"
-    proc = t2r("run", "--env", "CartPole-v1", "--task", TASK, "--model", "openai/fake-model",
-               "--api-base", fake_openai.api_base, "--samples", "2", "--rounds", "1",
-               "--repairs", "2", "--timesteps", "1000", "--out", str(out),
-               env={"OPENAI_API_KEY": None})
+    proc = llm_run(fake_openai, out, "--samples", "2", "--rounds", "1", "--repairs", "2",
+                   "--timesteps", "1000")
     assert proc.returncode in (0, 1), proc.stderr
     bodies = [r.body for r in fake_openai.completions]
     assert len(bodies) == 3  # the proposal, then two repairs of candidate 0: no re-proposal
@@ -56,10 +61,8 @@ def test_a_reward_that_fails_in_training_is_repaired_in_the_next_round(tmp_path,
     fake_openai.queue(Say([f"```python\n{BAND}```", f"```python\n{DENSE}```"]),
                       Say(f"Guarded:\n```python\n{GUARDED}```"), Say(f"```python\n{DENSE}```"))
     out = tmp_path / "run"
-    proc = t2r("run", "--env", "CartPole-v1", "--task", TASK, "--model", "openai/fake-model",
-               "--api-base", fake_openai.api_base, "--samples", "2", "--rounds", "2",
-               "--keep-going", "--timesteps", "3000", "--out", str(out),
-               env={"OPENAI_API_KEY": None})
+    proc = llm_run(fake_openai, out, "--samples", "2", "--rounds", "2", "--keep-going",
+                   "--timesteps", "3000")
     assert proc.returncode == 0, proc.stderr
     bodies = [r.body for r in fake_openai.completions]
     assert len(bodies) == 3 and bodies[2].get("n", 1) == 1  # round 1: the repair, 1 proposal
@@ -83,10 +86,8 @@ def test_replies_cut_off_at_max_tokens_are_shown_while_the_run_goes(tmp_path, fa
     cut = "Here is the reward.\n```python\nimport numpy as np\n\n\ndef compute_reward(state,"
     fake_openai.queue(Say(cut, finish_reason="length"), Say(f"```python\n{DENSE}```"))
     out = tmp_path / "run"
-    proc = t2r("run", "--env", "CartPole-v1", "--task", TASK, "--model", "openai/fake-model",
-               "--api-base", fake_openai.api_base, "--samples", "1", "--rounds", "1",
-               "--timesteps", "1000", "--max-tokens", "300", "--out", str(out),
-               env={"OPENAI_API_KEY": None})
+    proc = llm_run(fake_openai, out, "--samples", "1", "--rounds", "1", "--timesteps", "1000",
+                   "--max-tokens", "300")
     assert proc.returncode in (0, 1), proc.stderr
     said = " ".join(proc.stderr.split())  # the live view, as the terminal shows it
     assert ("round 0: 1 of 1 propose replies hit max_tokens and were cut off (--max-tokens "
