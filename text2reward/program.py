@@ -21,6 +21,9 @@ class RewardFault(RuntimeError):
 
 
 TRAINING_FAULT = "reward failed during training: "  # how a training's fault is reported
+# what a message about a NaN or inf term tells the model to do
+NONFINITE_FIX = ("guard the term: np.clip the argument of sqrt/log/arccos into its domain, add a "
+                 "small eps to divisors")
 
 
 def validate_output(reward: np.ndarray, components: dict[str, Any], n_envs: int,

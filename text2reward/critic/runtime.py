@@ -26,7 +26,7 @@ from text2reward.envs.layout import ObsLayout, StateLayout
 from text2reward.envs.sim import INFO_KEY, SimFeatures
 from text2reward.envs.spec import EnvSpec
 from text2reward.envs.state import StateView, state_text
-from text2reward.program import RewardFault, RewardProgram, validate_output
+from text2reward.program import NONFINITE_FIX, RewardFault, RewardProgram, validate_output
 
 MAX_MS_PER_CALL = 50.0  # for a batch of 8 envs; training calls it once per vector step
 CALL_DEADLINE_S = 2.0  # one call longer than this is stopped and reported
@@ -212,9 +212,7 @@ def _check_batch(spec: EnvSpec, layout: StateLayout, program: RewardProgram, bat
         what = (f"component{'s' if len(names) > 1 else ''} {', '.join(map(repr, names))}"
                 if names else "the reward")
         return (f"{what} {'are' if len(names) > 1 else 'is'} NaN or inf{place(row)} "
-                f"(next_state: {state_text(spec, layout, next_obs, row)}); guard the term: "
-                "np.clip the argument of sqrt/log/arccos into its domain, add a small eps to "
-                "divisors")
+                f"(next_state: {state_text(spec, layout, next_obs, row)}); {NONFINITE_FIX}")
     return reward, {k: np.asarray(v, dtype=np.float64) for k, v in components.items()}
 
 

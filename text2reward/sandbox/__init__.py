@@ -16,13 +16,11 @@ reason to stop) to answer a training paused at fraction ``P`` of its budget.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Protocol
 
-from text2reward.sandbox.job import Job
+from text2reward.sandbox.job import STOP_FILE, Job, decision_path, request_stop, stop_requested
 
 OnEvent = Callable[[dict[str, Any]], None]
-STOP_FILE = "stop"
 
 
 class Executor(Protocol):
@@ -56,23 +54,5 @@ def executor(name: str = "local") -> Executor:
     return LocalExecutor()
 
 
-def request_stop(folder: Path, reason: str) -> None:
-    """Ask the training in ``folder`` to stop now (it is still evaluated and recorded)."""
-    (Path(folder) / STOP_FILE).write_text(reason)
-
-
-def stop_requested(folder: Path) -> str | None:
-    """The reason a stop was requested for the training in ``folder``, or None."""
-    path = Path(folder) / STOP_FILE
-    if not path.exists():
-        return None
-    return path.read_text().strip() or "stopped by the run"
-
-
-def decision_path(folder: Path, pause: float) -> Path:
-    """Where the decision for a training paused at fraction ``pause`` is written."""
-    return Path(folder) / f"decision-{pause:.2f}"
-
-
-__all__ = ["Executor", "Job", "LocalExecutor", "OnEvent", "decision_path", "executor",
-           "request_stop", "stop_requested"]
+__all__ = ["STOP_FILE", "Executor", "Job", "LocalExecutor", "OnEvent", "decision_path",
+           "executor", "request_stop", "stop_requested"]

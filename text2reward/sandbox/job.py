@@ -59,3 +59,25 @@ class Job:
     @classmethod
     def from_file(cls, path: str | Path) -> Job:
         return cls(**json.loads(Path(path).read_text()))
+
+
+# -- the stop protocol: files in the job's folder that the run writes and the training reads --
+STOP_FILE = "stop"
+
+
+def request_stop(folder: Path, reason: str) -> None:
+    """Ask the training in ``folder`` to stop now (it is still evaluated and recorded)."""
+    (Path(folder) / STOP_FILE).write_text(reason)
+
+
+def stop_requested(folder: Path) -> str | None:
+    """The reason a stop was requested for the training in ``folder``, or None."""
+    path = Path(folder) / STOP_FILE
+    if not path.exists():
+        return None
+    return path.read_text().strip() or "stopped by the run"
+
+
+def decision_path(folder: Path, pause: float) -> Path:
+    """Where the decision for a training paused at fraction ``pause`` is written."""
+    return Path(folder) / f"decision-{pause:.2f}"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from text2reward.sandbox.job import Job
+from text2reward.sandbox.job import STOP_FILE, Job
 from text2reward.sandbox.lockdown import worker_environment, wrap_command
 
 WORKER = "text2reward.sandbox.worker"  # the worker's module, run as a fresh process
@@ -67,7 +67,7 @@ def run_job(job: Job, on_event: OnEvent = lambda e: None) -> dict[str, Any]:
         init_policy=_inside(out_dir, job.init_policy, "init"),
     )
     (out_dir / "result.json").unlink(missing_ok=True)
-    (out_dir / "stop").unlink(missing_ok=True)
+    (out_dir / STOP_FILE).unlink(missing_ok=True)
     for stale in out_dir.glob("decision-*"):  # an earlier attempt's decisions (resume)
         stale.unlink()
     job_path = out_dir / "job.json"

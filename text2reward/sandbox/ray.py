@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from text2reward.sandbox.job import Job
+from text2reward.sandbox.job import STOP_FILE, Job
 
 OnEvent = Callable[[dict[str, Any]], None]
 MISSING = "--executor ray needs Ray: pip install 'text2reward[ray]'"
@@ -152,7 +152,7 @@ def run_remote(job_fields: dict[str, Any], inputs: dict[str, tuple[str, bytes]],
             buffer.clear()
             last[0] = time.monotonic()
             if stop:
-                (scratch / "stop").touch()
+                (scratch / STOP_FILE).touch()
 
         def on_event(event: dict[str, Any]) -> None:
             buffer.append(event)
@@ -161,7 +161,7 @@ def run_remote(job_fields: dict[str, Any], inputs: dict[str, tuple[str, bytes]],
 
         result = run_job(Job(**fields), on_event)
         flush()
-        skip = {filename for filename, _ in inputs.values()} | {"job.json", "stop"}
+        skip = {filename for filename, _ in inputs.values()} | {"job.json", STOP_FILE}
         files, dropped = _files(scratch, skip)
         return {"result": result, "files": files, "dropped": dropped,
                 "node": ray.util.get_node_ip_address()}
@@ -187,7 +187,7 @@ class RayExecutor:
         ray = self._ray
         out_dir = Path(job.out_dir).resolve()
         out_dir.mkdir(parents=True, exist_ok=True)
-        for stale in ("result.json", "stop"):
+        for stale in ("result.json", STOP_FILE):
             (out_dir / stale).unlink(missing_ok=True)
         inputs = {}
         for name in INPUT_FIELDS:
@@ -209,7 +209,7 @@ class RayExecutor:
                 ready, _ = ray.wait([ref], timeout=POLL_S)
                 for event in ray.get(self._relay.pull.remote(key)):
                     on_event(event)
-                if not stop_sent and (out_dir / "stop").exists():
+                if not stop_sent and (out_dir / STOP_FILE).exists():
                     self._relay.stop.remote(key)
                     stop_sent = True
                 if ready:

@@ -16,6 +16,7 @@ from typing import Any
 from text2reward.analysis.screening import Screening
 from text2reward.critic.static import check_source
 from text2reward.designer import Candidate, DesignContext, Designer
+from text2reward.envs.model import EnvSpec, Task
 from text2reward.program import code_hash
 from text2reward.sandbox import Executor, Job
 from text2reward.search.dedupe import Seen
@@ -31,8 +32,8 @@ Observer = Callable[[dict[str, Any]], None]
 class Setup:
     """What the search needs besides the config: resolved env, task and score."""
 
-    spec: Any  # EnvSpec
-    task: Any  # Task | None
+    spec: EnvSpec
+    task: Task | None
     score_kind: str
     metric: str
     threshold: float | None
@@ -115,8 +116,7 @@ class CandidatePipeline:
     def _train(self, record: CandidateRecord, folder: Path,
                inputs: RoundInputs) -> TrainingResult:
         p = self.p
-        p.observe({"event": "status", "round": record.round, "index": record.index,
-                   "status": "training"})
+        self._status(record, "training")
         job = job_for(p.config, p.setup, "train", folder)
         job.stop_when_solved = p.config.early_stop
         job.pause_at = p.stopping.pauses
@@ -135,12 +135,16 @@ class CandidatePipeline:
             return record  # interrupted mid-candidate: resume redoes it from the start
         record.finish(result, p.setup.threshold)
         p.store.journal({"event": "candidate", **record.to_json(with_round=True)})
-        p.observe({"event": "status", "round": record.round, "index": record.index,
-                   "status": record.status, "score": record.score, "steps": record.steps,
-                   "stopped": record.stopped_early})
+        self._status(record, record.status, score=record.score, steps=record.steps,
+                     stopped=record.stopped_early)
         self.on_finished(record)
         p.stopping.cut_round(record)
         return record
+
+    def _status(self, record: CandidateRecord, status: str | None, **extra: Any) -> None:
+        """Tell the live view where the candidate is."""
+        self.p.observe({"event": "status", "round": record.round, "index": record.index,
+                        "status": status, **extra})
 
     # -- the critics ---------------------------------------------------------------------------
     def _criticise(self, ctx: DesignContext, record: CandidateRecord, cand: Candidate,
@@ -151,8 +155,7 @@ class CandidatePipeline:
         folder = p.store.candidate_dir(ctx.round, record.index)
         rel = folder.relative_to(p.store.root)
         for attempt in range(p.config.repairs + 1):
-            p.observe({"event": "status", "round": ctx.round, "index": record.index,
-                       "status": "checking" if attempt == 0 else f"repair {attempt}"})
+            self._status(record, "checking" if attempt == 0 else f"repair {attempt}")
             verdict = (_repeated(cand, record.attempts)
                        or self.verdict(cand, folder, f"attempt{attempt}.py", pool_path))
             if cand.source is not None and verdict.code_hash is None:

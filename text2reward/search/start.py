@@ -9,7 +9,6 @@ key): bad input fails there with one clear line, so no half-written run folder i
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from text2reward.config import RunConfig
@@ -19,14 +18,16 @@ from text2reward.envs.spec import check_env_id, load_spec
 from text2reward.errors import UsageError
 from text2reward.offline import OfflineDesigner
 from text2reward.search.candidate import Setup
+from text2reward.search.resume import Restored, restore
 from text2reward.store import RunStore
 from text2reward.training.scoring import load_scorer
 
 if TYPE_CHECKING:
     from text2reward.refine import Reviewer
     from text2reward.search.candidate import Observer
-    from text2reward.search.resume import Restored
 
+
+__all__ = ["make_designer", "prepare", "restore", "search"]
 
 def make_designer(config: RunConfig) -> Designer:
     """The designer named by ``config.model``; remote models must have their key (except
@@ -74,9 +75,3 @@ def search(config: RunConfig, setup: Setup, designer: Designer, store: RunStore,
         loop.interrupted = interrupted
     return loop.run(restored)
 
-
-def restore(root: Path) -> Restored:
-    """The finished work recorded in the run folder ``root``."""
-    from text2reward.search.resume import restore as read
-
-    return read(root)

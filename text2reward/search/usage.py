@@ -22,7 +22,7 @@ def add_usage(total: dict[str, Any], usage: dict[str, Any]) -> None:
     total["requests"] += 1
     for key in ("prompt_tokens", "completion_tokens", "cost_usd"):
         total[key] += usage.get(key) or 0
-    total["cut_off_replies"] = total.get("cut_off_replies", 0) + cut_off(usage)
+    total["cut_off_replies"] += cut_off(usage)
     if usage.get("replayed"):
         total["replayed_requests"] += 1
     elif usage.get("cached"):

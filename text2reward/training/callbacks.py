@@ -10,7 +10,7 @@ from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
 
-from text2reward.sandbox import decision_path, stop_requested
+from text2reward.sandbox.job import decision_path, stop_requested
 from text2reward.training.summary import summarise
 from text2reward.training.wrapper import RewardVecEnv
 
@@ -88,8 +88,9 @@ class SnapshotCallback(BaseCallback):
                 self.emit({"event": "progress", "step": steps, "total": self.total, "sps": sps,
                       "score": recent.get("score"),
                       "success_rate": recent.get("success_rate")})
-                if self.stop_file is not None and self.stop_file.exists():  # the run's reason
-                    self.stopped = self.stop_file.read_text().strip() or "stopped by the run"
+                reason = stop_requested(self.stop_file.parent) if self.stop_file else None
+                if reason is not None:  # the run's reason
+                    self.stopped = reason
                     return False
         self.next_due = min(self.next_at, self.next_clock, self.next_pause,
                             self.next_check if self.stop_when_solved else self.next_at)

@@ -1,6 +1,6 @@
 """Train an SB3 policy on an env whose reward is a reward program, and score it.
 
-Runs inside a sandboxed worker (see worker.py); everything here is in-process and fast: the
+Runs inside a sandboxed worker (see sandbox/worker.py); everything here is in-process and fast: the
 reward is one vectorised call per vector step.
 """
 
@@ -16,6 +16,7 @@ from typing import Any
 from text2reward.analysis.trajectories import save_episodes
 from text2reward.envs.spec import EnvSpec
 from text2reward.program import RewardProgram
+from text2reward.sandbox.job import STOP_FILE
 from text2reward.training import normalize
 from text2reward.training.scoring import Scorer
 from text2reward.training.summary import summarise
@@ -265,7 +266,7 @@ def prepare(
         stats = normalize.ObsStats.load(normalize.beside(init_policy))
         if stats is not None and policy_env is not venv:
             stats.restore(policy_env)
-    callback = _make_callback(venv, total, scorer.threshold, emit, out_dir / "stop",
+    callback = _make_callback(venv, total, scorer.threshold, emit, out_dir / STOP_FILE,
                               bool(preset.get("stop_when_solved", False)),
                               tuple(preset.get("pause_at") or ()))
     return Training(venv, model, callback, total)

@@ -34,7 +34,7 @@ from text2reward.envs.layout import ObsLayout, StateLayout
 from text2reward.envs.sim import INFO_KEY
 from text2reward.envs.spec import EnvSpec
 from text2reward.envs.state import Episode, RowSchema, StateView, state_text
-from text2reward.program import RewardFault, validate_output
+from text2reward.program import NONFINITE_FIX, RewardFault, validate_output
 from text2reward.training.buffer import COMPONENT, StepBuffer
 from text2reward.training.sims import InProcessSims
 
@@ -183,9 +183,8 @@ class RewardVecEnv(VecEnvWrapper):
             finite = np.isfinite(self._steps.arrays[key][a:b])
             if not finite.all():
                 what = "reward" if key == "reward" else f"component {name!r}"
-                raise RewardFault(f"{what} is NaN or inf {self._where(a, finite)}; guard the "
-                                  "term: np.clip the argument of sqrt/log/arccos into its "
-                                  "domain, add a small eps to divisors")
+                raise RewardFault(f"{what} is NaN or inf {self._where(a, finite)}; "
+                                  f"{NONFINITE_FIX}")
 
     def _where(self, a: int, finite: np.ndarray) -> str:
         """Where the first non-finite value of a flush (slots from ``a``) was: the training
