@@ -101,6 +101,25 @@ def test_a_free_form_back_flip_with_termination_off(tmp_path, fake_openai):
     assert result["eval"]["length"] == 200  # max_episode_steps:200, and nothing ends it sooner
 
 
+def test_the_same_back_flip_without_the_setting_is_capped_by_the_pitch_termination(
+        tmp_path, fake_openai):
+    """Without --env-kwargs the episode ends once |torso_pitch| > 0.2 rad, so no reward can
+    turn the hopper further, and the designer is told so."""
+    fake_openai.queue(Say(SPIN))
+    (tmp_path / "turns.py").write_text(TURNS)
+    out = tmp_path / "run"
+    proc = t2r("run", "--env", "Hopper-v5", "--task", "make the hopper do a back flip",
+               "--model", "openai/fake-model", "--api-base", fake_openai.api_base,
+               "--samples", "1", "--rounds", "1", "--timesteps", "8192",
+               "--success", str(tmp_path / "turns.py"), "--out", str(out),
+               env={"OPENAI_API_KEY": None})
+    assert proc.returncode in (0, 1), proc.stderr
+    prompt = json.dumps(fake_openai.completions[0].body["messages"])
+    assert "|torso_pitch| > 0.2 rad" in prompt
+    best = json.loads((out / "summary.json").read_text())["best"]
+    assert best["score"] < 0.06, best  # 0.2 rad is 0.032 turns, plus the last step's turn
+
+
 def test_a_free_form_task_without_success_file_says_it_ranks_by_env_return(tmp_path,
                                                                           fake_openai):
     out = tmp_path / "run"
