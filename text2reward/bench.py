@@ -237,7 +237,8 @@ def cpu_scaling(processes: int, seconds: float = 3.0) -> float:
 
 
 def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: int,
-                 workers: int, root: Path, timesteps: int | None) -> dict[str, Any]:
+                 workers: int, root: Path, timesteps: int | None,
+                 allocation: str = "rungs") -> dict[str, Any]:
     from text2reward.config import RunConfig
     from text2reward.search.start import prepare, search
     from text2reward.store import RunStore
@@ -245,7 +246,7 @@ def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: i
     config = RunConfig(env=env_id, task=task, model="offline", samples=samples, rounds=1,
                        early_stop=early_stop, stop_on_success=early_stop, prescreen=False,
                        seed=seed, workers=workers, timesteps=timesteps, reeval_seeds=1,
-                       out=str(root / ("early" if early_stop else "full")))
+                       allocation=allocation, out=str(root / ("early" if early_stop else "full")))
     setup, designer = prepare(config)
     store = RunStore.create(Path(config.out), config.to_dict())
     start = time.perf_counter()
@@ -284,7 +285,7 @@ def _alone(env_id: str, task: str, program: Path, seed: int, timesteps: int | No
 
 
 def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: Log,
-           timesteps: int | None = None) -> dict[str, Any]:
+           timesteps: int | None = None, allocation: str = "rungs") -> dict[str, Any]:
     """The cost of a search in training-equivalents: the env steps (and wall time) of the
     search (the run defaults: successive halving, stop on success, the round cut once a
     candidate meets the target) until it names a winner that meets the threshold, divided by
@@ -294,7 +295,8 @@ def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: L
         full = _search_once(env_id, task, samples, False, seed, workers, Path(root), timesteps)
         log(f"full budget: {full['steps']} env steps, {full['wall']:.1f} s, best candidate "
             f"{full['best']} with score {full['score']:.4g}, success {_rate(full['success'])}")
-        early = _search_once(env_id, task, samples, True, seed, workers, Path(root), timesteps)
+        early = _search_once(env_id, task, samples, True, seed, workers, Path(root), timesteps,
+                             allocation)
         log(f"training less: {early['steps']} env steps, {early['wall']:.1f} s, best candidate "
             f"{early['best']} with score {early['score']:.4g}, success {_rate(early['success'])}")
         alone = _alone(env_id, task, early["program"], seed, timesteps, Path(root))

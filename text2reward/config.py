@@ -12,6 +12,8 @@ import yaml
 
 from text2reward.errors import ConfigError
 
+ALLOCATIONS = ("rungs", "bandit")  # how a round's trainings share the budget
+
 
 @dataclass
 class RunConfig:
@@ -81,6 +83,11 @@ class RunConfig:
     """Stop trainings that fall clearly behind (successive halving) or reliably succeed."""
     stop_on_success: bool = True
     """End the search after the round whose best candidate succeeds in every evaluation."""
+    allocation: str = "rungs"
+    """How a round's trainings share the budget while the search stops on success: "rungs"
+    (side by side, ``workers`` at a time, successive halving at fixed rungs) or "bandit" (one
+    at a time, the budget moved at each pause to the candidate whose score still improves;
+    search/bandit.py)."""
     warm_start: bool = False
     """Start each training of a round from the best policy of the earlier rounds when that
     policy succeeded in at least one evaluation episode (same algorithm and network)."""
@@ -141,6 +148,9 @@ class RunConfig:
         return self
 
     def _validate_budgets(self) -> None:
+        if self.allocation not in ALLOCATIONS:
+            raise ConfigError(f"--allocation must be one of {', '.join(ALLOCATIONS)}, "
+                              f"got {self.allocation!r}")
         if self.budget_usd is not None and self.budget_usd <= 0:
             raise ConfigError(f"--budget-usd must be positive, got {self.budget_usd}")
         if self.max_total_tokens is not None and self.max_total_tokens <= 0:

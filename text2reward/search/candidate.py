@@ -120,6 +120,7 @@ class CandidatePipeline:
         job = job_for(p.config, p.setup, "train", folder)
         job.stop_when_solved = p.config.early_stop
         job.pause_at = p.stopping.pauses
+        job.timeout_s *= p.stopping.patience_factor
         if inputs.warm is not None:
             record.warm_start_from, job.init_policy = inputs.warm
 

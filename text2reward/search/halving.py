@@ -83,8 +83,8 @@ class RungSchedule:
         self.earlier: dict[float, list[float]] = {}  # rung -> scores of finished rounds
         self._lock = threading.Lock()
 
-    def open_round(self, r: int) -> None:
-        """Round ``r`` begins: earlier rounds' rung scores become
+    def open_round(self, r: int, size: int = 0) -> None:
+        """Round ``r`` (of ``size`` candidates) begins: earlier rounds' rung scores become
         every later candidate's peers."""
         with self._lock:
             self.earlier = {rung: [s for (rr, _), by in sorted(self.scores.items()) if rr < r

@@ -169,19 +169,23 @@ class Loop:
         finished are kept); a summary is written as each one ends."""
         r = ctx.round
         self.partial = {"round": r, "candidates": dict(done)}
-        self.stop.open_round(r, done)
+        self.stop.open_round(r, done, len(candidates))
         screening = self.parts.screening
         inputs = RoundInputs(screening.freeze(r) if screening else None, self._warm_start())
         todo = [i for i in range(len(candidates)) if i not in done]
+        # with the budget bandit every candidate has a thread (a paused training sleeps in
+        # its own); the bandit itself trains one at a time
         records = self.in_workers([(self.pipeline.run, (ctx, i, candidates[i], inputs))
-                                   for i in todo])
+                                   for i in todo], threads=len(todo) if self.stop.bandit else None)
         fresh = dict(zip(todo, records, strict=True))
         return [done[i] if i in done else fresh[i] for i in range(len(candidates))]
 
-    def in_workers(self, calls: list[tuple[Callable[..., Any], tuple]]) -> list[Any]:
-        """Run ``calls`` (function, args) ``workers`` at a time; their results in order. Ctrl-C,
-        SIGTERM or a failure stop every worker and record nothing half-done."""
-        pool = ThreadPoolExecutor(max_workers=self.config.workers)
+    def in_workers(self, calls: list[tuple[Callable[..., Any], tuple]],
+                   threads: int | None = None) -> list[Any]:
+        """Run ``calls`` (function, args) ``workers`` (or ``threads``) at a time; their results
+        in order. Ctrl-C, SIGTERM or a failure stop every worker and record nothing
+        half-done."""
+        pool = ThreadPoolExecutor(max_workers=max(1, threads or self.config.workers))
         futures = [pool.submit(fn, *args) for fn, args in calls]
         try:
             pending = set(futures)

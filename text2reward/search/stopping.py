@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from text2reward.sandbox import decision_path, request_stop
+from text2reward.search.bandit import START, BudgetBandit
 from text2reward.search.halving import RungSchedule, SuccessiveHalving
 from text2reward.search.records import CandidateRecord, TrainingResult
 from text2reward.store import RunStore
@@ -27,7 +28,8 @@ class Stopping:
         self.config, self.store, self.threshold = config, store, threshold
         self.stop_on_success = False
         self.halving = SuccessiveHalving(threshold=threshold) if config.early_stop else None
-        self.schedule: RungSchedule | None = None
+        self.schedule: RungSchedule | BudgetBandit | None = None
+        self._gates: dict[tuple[int, int], tuple[threading.Event, list[str]]] = {}
         self.solved_by: tuple[int, int] | None = None  # the first candidate meeting the target
         self.running: dict[tuple[int, int], Path] = {}  # trainings in flight -> their folders
         # Set by the command line's Ctrl-C and SIGTERM handler, and checked where the run
@@ -45,9 +47,18 @@ class Stopping:
                                     and self.threshold is not None)
         local = getattr(config, "executor", "local") != "ray"
         # decisions at fixed steps, where trainings can pause for them (local workers)
-        self.schedule = (RungSchedule(threshold=self.threshold, halving=config.early_stop,
-                                      stop_on_success=self.stop_on_success)
-                         if local and (config.early_stop or self.stop_on_success) else None)
+        if local and self.stop_on_success and config.allocation == "bandit":
+            self.schedule = BudgetBandit(threshold=self.threshold, halving=config.early_stop)
+        elif local and (config.early_stop or self.stop_on_success):
+            self.schedule = RungSchedule(threshold=self.threshold, halving=config.early_stop,
+                                         stop_on_success=self.stop_on_success)
+        else:
+            self.schedule = None
+
+    @property
+    def bandit(self) -> bool:
+        """One training at a time, the budget moved between the round's candidates."""
+        return isinstance(self.schedule, BudgetBandit)
 
     @property
     def pauses(self) -> list[float]:
@@ -72,22 +83,36 @@ class Stopping:
         return f"target met by r{self.solved_by[0]} c{self.solved_by[1]}"
 
     def starting(self, at: tuple[int, int], folder: Path) -> str | None:
-        """A training begins: None, or why it is skipped instead."""
+        """A training begins: None, or why it is skipped instead. With the budget bandit it
+        first waits for its turn."""
+        if self.bandit:
+            event = self._gate(at)[0]
+            self.decide(self.schedule.arrive(at))
+            while not event.wait(0.2):
+                if self.interrupted.is_set():
+                    return "interrupted"
+            if (decision := self._gate(at)[1][0]) != "go":
+                return decision
         with self._lock:
             reason = self.skip_reason()
             if reason is None:
                 self.running[at] = folder
         return reason
 
+    def _gate(self, at: tuple[int, int]) -> tuple[threading.Event, list[str]]:
+        with self._lock:
+            return self._gates.setdefault(at, (threading.Event(), []))
+
     def finished_training(self, at: tuple[int, int]) -> None:
         with self._lock:
             self.running.pop(at, None)
 
-    def open_round(self, r: int, done: dict[int, CandidateRecord]) -> None:
-        """Tell the schedule a round begins, with the candidates an earlier process finished."""
+    def open_round(self, r: int, done: dict[int, CandidateRecord], size: int) -> None:
+        """Tell the schedule a round of ``size`` candidates begins, with those an earlier
+        process finished."""
         if self.schedule is None:
             return
-        self.schedule.open_round(r)
+        self.schedule.open_round(r, size)
         for record in done.values():
             self.ended(record)
 
@@ -129,10 +154,25 @@ class Stopping:
                 request_stop(folder, "behind its peers (successive halving)")
 
     def decide(self, decisions: list[tuple[tuple[int, int], float, str]]) -> None:
-        """Write each ready decision where its paused training waits for it."""
+        """Write each ready decision where its paused training waits for it (a candidate
+        waiting to start is released in this process)."""
         for (r, index), pause, decision in decisions:
-            path = decision_path(self.store.candidate_dir(r, index), pause)
-            self.store.write_text(path.relative_to(self.store.root), decision)
+            if pause == START and self.bandit:
+                event, box = self._gate((r, index))
+                box.append(decision)
+                event.set()
+            else:
+                path = decision_path(self.store.candidate_dir(r, index), pause)
+                self.store.write_text(path.relative_to(self.store.root), decision)
             if decision != "go":
                 self.store.journal({"event": "stop_decision", "round": r, "index": index,
                                     "pause": pause, "reason": decision})
+        if self.bandit:
+            for move in self.schedule.take_moves():
+                self.store.journal({"event": "budget_moved", **move})
+
+    @property
+    def patience_factor(self) -> int:
+        """How many trainings' time a training may spend alive: with the budget bandit, a
+        paused one sleeps while the others of its round train."""
+        return max(1, self.schedule.size) if self.bandit else 1

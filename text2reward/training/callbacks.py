@@ -26,6 +26,7 @@ def wait_for_decision(folder: Path, pause: float, poll_s: float = 0.005) -> str:
         if (reason := stop_requested(folder)) is not None:
             return reason
         time.sleep(poll_s)
+        poll_s = min(poll_s * 1.1, 0.1)  # a long wait (the budget bandit) costs no CPU
     return path.read_text().strip()
 
 
