@@ -10,7 +10,8 @@ from text2reward.search.halving import GO
 
 
 def _bandit(size=3, **kw):
-    b = BudgetBandit(threshold=10.0, halving=False, pauses=(0.1, 0.2, 0.3, 0.4, 0.5), **kw)
+    b = BudgetBandit(threshold=10.0, halving=False, pauses=(0.1, 0.2, 0.3, 0.4, 0.5),
+                     judge_from=0.4, **kw)
     b.open_round(0, size)
     return b
 
@@ -108,3 +109,15 @@ def test_a_bandit_search_is_the_same_for_any_number_of_workers(tmp_path):
     assert runs[0][1], "no decision was taken: the test shows nothing"
     steps = [c[3] for c in runs[0][0]]
     assert summary["env_steps"] == sum(steps)
+
+
+def test_no_candidate_is_judged_stalled_before_half_its_budget():
+    """Learning curves often stay flat, then rise (SAC on Pendulum): flat scores early on
+    keep the budget where it is."""
+    b = BudgetBandit(threshold=10.0, halving=False)
+    b.open_round(0, 2)
+    b.arrive((0, 0))
+    b.arrive((0, 1))
+    for pause in (0.1, 0.2, 0.3, 0.4):
+        assert b.report((0, 0), pause, 0.0) == [((0, 0), pause, GO)]
+    assert b.report((0, 0), 0.5, 0.0) == [((0, 1), START, GO)]

@@ -238,7 +238,7 @@ def cpu_scaling(processes: int, seconds: float = 3.0) -> float:
 
 def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: int,
                  workers: int, root: Path, timesteps: int | None,
-                 allocation: str = "rungs") -> dict[str, Any]:
+                 allocation: str = "bandit") -> dict[str, Any]:
     from text2reward.config import RunConfig
     from text2reward.search.start import prepare, search
     from text2reward.store import RunStore
@@ -285,16 +285,21 @@ def _alone(env_id: str, task: str, program: Path, seed: int, timesteps: int | No
 
 
 def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: Log,
-           timesteps: int | None = None, allocation: str = "rungs") -> dict[str, Any]:
+           timesteps: int | None = None, allocation: str = "bandit",
+           full_protocol: bool = True) -> dict[str, Any]:
     """The cost of a search in training-equivalents: the env steps (and wall time) of the
-    search (the run defaults: successive halving, stop on success, the round cut once a
-    candidate meets the target) until it names a winner that meets the threshold, divided by
-    those of the winner's training alone to the threshold. Beside it, the full-training
+    search (the run defaults: the budget bandit or successive halving, stop on success) until
+    it names a winner that meets the threshold, divided by those of the winner's training
+    alone to the threshold. Beside it, unless ``full_protocol`` is off, the full-training
     protocol (all K candidates to their full budget) and its winner."""
     with tempfile.TemporaryDirectory() as root:
-        full = _search_once(env_id, task, samples, False, seed, workers, Path(root), timesteps)
-        log(f"full budget: {full['steps']} env steps, {full['wall']:.1f} s, best candidate "
-            f"{full['best']} with score {full['score']:.4g}, success {_rate(full['success'])}")
+        full = None
+        if full_protocol:
+            full = _search_once(env_id, task, samples, False, seed, workers, Path(root),
+                                timesteps)
+            log(f"full budget: {full['steps']} env steps, {full['wall']:.1f} s, best candidate "
+                f"{full['best']} with score {full['score']:.4g}, "
+                f"success {_rate(full['success'])}")
         early = _search_once(env_id, task, samples, True, seed, workers, Path(root), timesteps,
                              allocation)
         log(f"training less: {early['steps']} env steps, {early['wall']:.1f} s, best candidate "
@@ -306,19 +311,21 @@ def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: L
         else:
             log(f"the winner alone: {alone['steps']} env steps, {alone['wall']:.1f} s to meet "
                 f"the threshold (score {alone['score']:.4g})")
-    scale = abs(full["score"]) if full["score"] else 1.0
     named = early["meets"] and alone["steps"] is not None
-    return {"full": full, "early": early, "alone": alone,
-            "steps_ratio": early["steps"] / full["steps"],
-            "same_winner": early["best"] == full["best"],
-            "success_gap": None if full["success"] is None or early["success"] is None
-            else full["success"] - early["success"],
-            "score_gap": abs(early["score"] - full["score"]) / scale,
-            "training_equivalents": early["steps"] / alone["steps"] if named else None,
-            "wall_equivalents": early["wall"] / alone["wall"] if named else None,
-            "why_none": None if named else (
-                "the search's winner does not meet the threshold" if not early["meets"]
-                else "the winner alone does not meet the threshold")}
+    out = {"full": full, "early": early, "alone": alone,
+           "training_equivalents": early["steps"] / alone["steps"] if named else None,
+           "wall_equivalents": early["wall"] / alone["wall"] if named else None,
+           "why_none": None if named else (
+               "the search's winner does not meet the threshold" if not early["meets"]
+               else "the winner alone does not meet the threshold")}
+    if full is not None:
+        scale = abs(full["score"]) if full["score"] else 1.0
+        out.update({"steps_ratio": early["steps"] / full["steps"],
+                    "same_winner": early["best"] == full["best"],
+                    "success_gap": None if full["success"] is None or early["success"] is None
+                    else full["success"] - early["success"],
+                    "score_gap": abs(early["score"] - full["score"]) / scale})
+    return out
 
 
 def _rate(value: float | None) -> str:

@@ -190,9 +190,9 @@ def main() -> None:
               help="End the search once a round's best succeeds every time. Default on.")
 @click.option("--allocation", type=click.Choice(["rungs", "bandit"]),
               help="How a round's trainings share the budget while the search stops on "
-                   "success: rungs (side by side, successive halving at fixed rungs) or bandit "
-                   "(one at a time, the budget moved to the candidate still improving). "
-                   "Default rungs.")
+                   "success: bandit (one at a time, the budget moved to the candidate still "
+                   "heading for the threshold) or rungs (side by side, successive halving at "
+                   "fixed rungs). Default bandit.")
 @click.option("--warm-start/--no-warm-start", default=None,
               help="Start trainings from the best earlier policy if it ever succeeded. "
                    "Default off.")
@@ -896,11 +896,14 @@ def bench_parallel(env_id: str, timesteps: int, jobs: int, workers: int) -> None
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=int, default=2, show_default=True)
 @click.option("--timesteps", type=int, help="Training budget per candidate. Default: presets.")
-@click.option("--allocation", type=click.Choice(["rungs", "bandit"]), default="rungs",
+@click.option("--allocation", type=click.Choice(["rungs", "bandit"]), default="bandit",
               show_default=True, help="How the search's trainings share the budget.")
+@click.option("--full/--no-full", "full_protocol", default=True, show_default=True,
+              help="Also run the full-training protocol (all K candidates to their budget) "
+                   "to compare winners; --no-full where that costs hours.")
 @domain_errors
 def bench_search(env_id: str, task: str, samples: int, seed: int, workers: int,
-                 timesteps: int | None, allocation: str) -> None:
+                 timesteps: int | None, allocation: str, full_protocol: bool) -> None:
     """A search's cost in training-equivalents: its env steps until it names a winner that
     meets the threshold, over the winner's own training to the threshold (1.0 is the floor;
     training all K fully is about K); beside it, the full-training protocol's winner."""
@@ -908,12 +911,14 @@ def bench_search(env_id: str, task: str, samples: int, seed: int, workers: int,
 
     _counts(samples=samples, workers=workers, timesteps=timesteps)
 
-    out = b.search(env_id, task, samples, seed, workers, _bench_log, timesteps, allocation)
-    gap = out["success_gap"]
-    click.echo(f"same winner: {'yes' if out['same_winner'] else 'no'}; winner score gap "
-               f"{out['score_gap']:.1%}; success gap "
-               f"{'n/a' if gap is None else format(gap, '.0%')}")
-    click.echo(f"ratio env steps early/full: {out['steps_ratio']:.3f}")
+    out = b.search(env_id, task, samples, seed, workers, _bench_log, timesteps, allocation,
+                   full_protocol)
+    if full_protocol:
+        gap = out["success_gap"]
+        click.echo(f"same winner: {'yes' if out['same_winner'] else 'no'}; winner score gap "
+                   f"{out['score_gap']:.1%}; success gap "
+                   f"{'n/a' if gap is None else format(gap, '.0%')}")
+        click.echo(f"ratio env steps early/full: {out['steps_ratio']:.3f}")
     if out["training_equivalents"] is None:
         click.echo(f"training-equivalents: n/a ({out['why_none']})")
         return

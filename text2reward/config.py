@@ -83,11 +83,12 @@ class RunConfig:
     """Stop trainings that fall clearly behind (successive halving) or reliably succeed."""
     stop_on_success: bool = True
     """End the search after the round whose best candidate succeeds in every evaluation."""
-    allocation: str = "rungs"
-    """How a round's trainings share the budget while the search stops on success: "rungs"
-    (side by side, ``workers`` at a time, successive halving at fixed rungs) or "bandit" (one
-    at a time, the budget moved at each pause to the candidate whose score still improves;
-    search/bandit.py)."""
+    allocation: str = "bandit"
+    """How a round's trainings share the budget while the search stops on success: "bandit"
+    (one at a time, the budget moved at each pause to the candidate still heading for the
+    threshold; search/bandit.py) or "rungs" (side by side, ``workers`` at a time, successive
+    halving at fixed rungs). Without stop on success (``--keep-going``, a person reviewing
+    rounds, no threshold) the trainings run as with "rungs"."""
     warm_start: bool = False
     """Start each training of a round from the best policy of the earlier rounds when that
     policy succeeded in at least one evaluation episode (same algorithm and network)."""

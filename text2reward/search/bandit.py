@@ -7,10 +7,10 @@ in slices between the pauses every training makes (every 10% of its budget), and
 pause decides where the next slice goes, as ORSO moves a budget between reward functions:
 
 - a candidate whose task score heads for the threshold keeps the budget;
-- one that has stalled (a line through its last four pause scores falls short of the
-  threshold at the end of its budget, and it does not meet the threshold yet) waits, paused
-  where it is, and the budget moves to the next candidate not tried yet, else to the paused
-  candidate with the best score;
+- one that has stalled (from half its budget on, a line through its last four pause scores
+  falls short of the threshold at the end of its budget, and it does not meet the threshold
+  yet) waits, paused where it is, and the budget moves to the next candidate not tried yet,
+  else to the paused candidate with the best score;
 - at a halving rung a candidate clearly behind the scores other candidates had at that rung
   (this round's and earlier rounds') stops there, as in successive halving;
 - once a candidate meets the target in every evaluation episode the round is over: the paused
@@ -45,9 +45,10 @@ class BudgetBandit:
 
     def __init__(self, rungs: Sequence[float] = (0.25, 0.5), eta: float = 2.0,
                  threshold: float | None = None, margin: float = 0.1, window: int = 4,
-                 halving: bool = True, pauses: Sequence[float] = PAUSES):
+                 judge_from: float = 0.5, halving: bool = True,
+                 pauses: Sequence[float] = PAUSES):
         self.halving = SuccessiveHalving(rungs, eta, threshold, margin) if halving else None
-        self.threshold, self.window = threshold, window
+        self.threshold, self.window, self.judge_from = threshold, window, judge_from
         self.pauses = tuple(sorted(set(pauses) | (set(rungs) if halving else set())))
         self.scores: dict[Key, dict[float, float | None]] = {}
         self.earlier: dict[float, list[float]] = {}  # rung -> scores of finished rounds
@@ -157,13 +158,14 @@ class BudgetBandit:
         return max(known) if known else float("-inf")
 
     def _stalled(self, key: Key) -> bool:
-        """Its recent scores no longer head for the threshold: a line fitted through its last
-        ``window`` pause scores falls short of the threshold at the end of its budget."""
+        """Its recent scores no longer head for the threshold: from ``judge_from`` of its budget
+        on, a line fitted through its last ``window`` pause scores falls short of the threshold
+        at the end of its budget."""
         if self.threshold is None or self._best(key) >= self.threshold:
             return False  # nothing to head for, or it meets the threshold: let it finish
         seq = [(p, s) for p, s in sorted(self.scores.get(key, {}).items()) if s is not None]
-        if len(seq) < self.window:
-            return False
+        if len(seq) < self.window or seq[-1][0] < self.judge_from:
+            return False  # learning curves often stay flat, then rise: give it half a budget
         x, y = np.array(seq[-self.window:]).T
         slope, intercept = np.polyfit(x, y, 1)
         return slope + intercept < self.threshold  # the fitted line at the whole budget

@@ -54,7 +54,7 @@ class Loop:
         self.best: CandidateRecord | None = None
         self.usage = Usage(store, observe, getattr(config, "budget_usd", None),
                            getattr(config, "max_total_tokens", None))
-        self.stop = Stopping(config, setup.threshold, store)
+        self.stop = Stopping(config, setup.threshold, store, observe)
         self.review = Review(self, reviewer)
         self.started = time.time()
         self.stopped: str | None = None  # why the search ended before its last round

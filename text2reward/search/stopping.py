@@ -10,6 +10,7 @@ load or the number of workers; Ray's trainings are stopped asynchronously instea
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,10 @@ class Stopping:
     """The stop state of a search: halving, the schedule of decisions, the trainings in
     flight, the candidate that met the target, and the run's interruption."""
 
-    def __init__(self, config, threshold: float | None, store: RunStore) -> None:
+    def __init__(self, config, threshold: float | None, store: RunStore,
+                 observe: Callable[[dict[str, Any]], None] = lambda e: None) -> None:
         self.config, self.store, self.threshold = config, store, threshold
+        self.observe = observe  # the live view: which candidate waits for the budget
         self.stop_on_success = False
         self.halving = SuccessiveHalving(threshold=threshold) if config.early_stop else None
         self.schedule: RungSchedule | BudgetBandit | None = None
@@ -87,6 +90,7 @@ class Stopping:
         first waits for its turn."""
         if self.bandit:
             event = self._gate(at)[0]
+            self.observe({"event": "status", "round": at[0], "index": at[1], "status": "queued"})
             self.decide(self.schedule.arrive(at))
             while not event.wait(0.2):
                 if self.interrupted.is_set():
@@ -170,6 +174,10 @@ class Stopping:
         if self.bandit:
             for move in self.schedule.take_moves():
                 self.store.journal({"event": "budget_moved", **move})
+                self.observe({"event": "status", "round": move["round"],
+                              "index": move["from"], "status": "waiting"})
+                self.observe({"event": "status", "round": move["round"],
+                              "index": move["to"], "status": "training"})
 
     @property
     def patience_factor(self) -> int:
