@@ -94,6 +94,7 @@ def _run(tmp_path, workers):
     assert proc.returncode in (0, 1), proc.stderr
     summary = json.loads((out / "summary.json").read_text())
     events = [json.loads(line) for line in (out / "journal.jsonl").read_text().splitlines()]
+    assert "budget bandit: one training at a time" in (out / "report.html").read_text()
     return summary, events
 
 

@@ -179,6 +179,7 @@ def _protocol_section(run: Run) -> str:
         ("early stopping", "successive halving at 25% and 50% of the budget; solved trainings "
                            "end early" if c.get("early_stop", True) else "off"),
         ("stop on success", "on" if c.get("stop_on_success", True) else "off (--keep-going)"),
+        ("allocation", _allocation(run)),
         ("decisions", "at fixed fractions of each training: " + ", ".join(
             f"{f:.0%}" for f in p.get("pause_at") or []) if p.get("pause_at") else
             "as trainings report (asynchronous)"),
@@ -192,6 +193,20 @@ def _protocol_section(run: Run) -> str:
             + '<p class="muted">Scores in the rounds table are from the final evaluation; '
               "learning curves show training episodes (stochastic policy), which can sit above "
               "or below it.</p>")
+
+
+def _allocation(run: Run) -> str:
+    """How the round's trainings shared the budget, with where the bandit moved it."""
+    events = read_journal(run.root)
+    kinds = [e["kind"] for e in events if e.get("event") == "allocation"]
+    if not kinds or kinds[-1] != "bandit":
+        return f"side by side, {run.config.get('workers', 2)} at a time"
+    where = "; ".join(f"r{m['round']} c{m['from']} waited at {m['pause']:.0%}, the budget went "
+                      f"to c{m['to']}" for m in events if m.get("event") == "budget_moved")
+    return ("budget bandit: one training at a time; a candidate whose recent training scores "
+            "no longer head for the threshold (from half its budget) waits, and the budget "
+            "moves to the next candidate not tried, else to the best waiting one"
+            + (f". Moves: {where}" if where else ". The budget never moved"))
 
 
 def _feedback_section(run: Run) -> str:

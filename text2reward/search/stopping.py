@@ -57,6 +57,7 @@ class Stopping:
                                          stop_on_success=self.stop_on_success)
         else:
             self.schedule = None
+        self.store.journal({"event": "allocation", "kind": "bandit" if self.bandit else "rungs"})
 
     @property
     def bandit(self) -> bool:
