@@ -197,10 +197,9 @@ def _protocol_section(run: Run) -> str:
 
 def _allocation(run: Run) -> str:
     """How the round's trainings shared the budget, with where the bandit moved it."""
-    events = read_journal(run.root)
-    kinds = [e["kind"] for e in events if e.get("event") == "allocation"]
-    if not kinds or kinds[-1] != "bandit":
+    if (run.summary or {}).get("allocation") != "bandit":
         return f"side by side, {run.config.get('workers', 2)} at a time"
+    events = read_journal(run.root)
     where = "; ".join(f"r{m['round']} c{m['from']} waited at {m['pause']:.0%}, the budget went "
                       f"to c{m['to']}" for m in events if m.get("event") == "budget_moved")
     return ("budget bandit: one training at a time; a candidate whose recent training scores "

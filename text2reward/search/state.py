@@ -28,6 +28,7 @@ class SearchState(Protocol):
     stopped: str | None
     failure: dict[str, Any] | None
     reevaluation: dict[str, Any] | None
+    stop: Any  # Stopping: the stop state, and how the trainings share the budget
     started: float
     summary_lock: threading.Lock
 

@@ -57,12 +57,16 @@ class Stopping:
                                          stop_on_success=self.stop_on_success)
         else:
             self.schedule = None
-        self.store.journal({"event": "allocation", "kind": "bandit" if self.bandit else "rungs"})
 
     @property
     def bandit(self) -> bool:
         """One training at a time, the budget moved between the round's candidates."""
         return isinstance(self.schedule, BudgetBandit)
+
+    @property
+    def allocation(self) -> str:
+        """How the round's trainings share the budget: "bandit" or "rungs" (side by side)."""
+        return "bandit" if self.bandit else "rungs"
 
     @property
     def pauses(self) -> list[float]:

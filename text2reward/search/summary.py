@@ -38,6 +38,7 @@ def summary_of(loop: SearchState, status: str) -> dict[str, Any]:
         "stopped": loop.stopped or loop.usage.reached,
         "failure": loop.failure,
         "reevaluation": loop.reevaluation,
+        "allocation": loop.stop.allocation,
         "env_steps": sum(c.steps or 0 for r in rounds for c in r["candidates"]
                          if c.original),
         "wall_time_s": time.time() - loop.started,
