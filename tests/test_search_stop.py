@@ -30,7 +30,7 @@ def _run(tmp_path, *extra):
 
 
 def test_a_candidate_meeting_the_target_stops_the_rest_of_the_search(tmp_path):
-    out, summary = _run(tmp_path)
+    out, summary = _run(tmp_path, "--allocation", "rungs")
     assert summary["success"]["kind"] == "user" and summary["success"]["threshold"] == 5.0
     assert len(summary["rounds"]) == 1
     first, *rest = summary["rounds"][0]["candidates"]
@@ -46,6 +46,17 @@ def test_a_candidate_meeting_the_target_stops_the_rest_of_the_search(tmp_path):
     assert {"event": "target_met", "round": 0, "index": 0}.items() <= next(
         e for e in events if e["event"] == "target_met").items()
     assert "stopped early: solved" in (out / "report.html").read_text()
+
+
+def test_with_the_budget_bandit_the_others_never_start(tmp_path):
+    out, summary = _run(tmp_path)  # --allocation bandit, the default
+    assert summary["allocation"] == "bandit"
+    first, *rest = summary["rounds"][0]["candidates"]
+    assert first["status"] == "trained" and first["success_rate"] == 1.0
+    assert [c["status"] for c in rest] == ["skipped", "skipped"]
+    assert all(c["reason"] == "another candidate solved the task (r0 c0)" for c in rest)
+    assert summary["env_steps"] == first["steps"]  # the search cost its winner's training
+    assert "budget bandit: one training at a time" in (out / "report.html").read_text()
 
 
 def test_keep_going_trains_every_candidate(tmp_path):
