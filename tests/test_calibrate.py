@@ -69,4 +69,8 @@ def test_table_groups_seeds_and_counts_experts_meeting_the_threshold():
             {**row, "reward": "sparse", "seed": 0, "score": 0.1}]
     line = table(rows).splitlines()[2]
     assert line == "| X-v0:t | PPO + VecNormalize | 1,000 | 2, 0.5 | 1/2 | 5 | 10 | 0.1 | 1 |"
+    edited = [{**r, "reward_sha": "b" * 12} for r in rows[:2]]  # the expert was changed
+    lines = table(rows + edited).splitlines()[2:]
+    assert lines == [line, "| X-v0:t | PPO + VecNormalize, expert bbbbbbbbbbbb | 1,000 | 2, 0.5 | "
+                           "1/2 | 5 | 10 | 0.1 | 1 |"]
     assert json.dumps(rows)  # rows are plain JSON

@@ -182,7 +182,8 @@ def read_rows(results: Path) -> list[dict[str, Any]]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """Markdown: one line per (task, preset), expert and sparse scores over seeds."""
+    """Markdown: one line per (task, preset, version of the expert), expert and sparse scores
+    over seeds."""
     groups: dict[tuple, dict[str, list[dict[str, Any]]]] = {}
     for r in rows:
         preset = (r["algo"] + (" + VecNormalize" if r["normalize"] else ""), r["budget"])
@@ -192,17 +193,27 @@ def table(rows: list[dict[str, Any]]) -> str:
              "wall to threshold (s) | expert env return (mean) | sparse score (seeds) | "
              "threshold |", "|---|---|---|---|---|---|---|---|---|"]
     for (task, (algo, budget), settings), by in sorted(groups.items()):
-        ex, sp = by.get("expert", []), by.get("sparse", [])
-        meets = sum(r["score"] >= r["threshold"] for r in ex)
-        walls = [r["wall_to_threshold_s"] for r in ex if r["wall_to_threshold_s"] is not None]
-        threshold = (ex or sp)[0]["threshold"]
-        extra = "" if settings == "{}" else f" `{settings}`"
-        lines.append(
-            f"| {task} | {algo}{extra} | {budget:,} | {_scores(ex)} | {meets}/{len(ex)} | "
+        sp = by.get("sparse", [])
+        versions: dict[str, list[dict[str, Any]]] = {}  # one line per version of the expert
+        for r in by.get("expert", []):
+            versions.setdefault(r.get("reward_sha") or "", []).append(r)
+        for sha, ex in sorted(versions.items()) or [("", [])]:
+            lines.append(_line(task, algo, budget, settings, sha, ex, sp))
+    return "\n".join(lines) + "\n"
+
+
+def _line(task: str, algo: str, budget: int, settings: str, sha: str,
+          ex: list[dict[str, Any]], sp: list[dict[str, Any]]) -> str:
+    """One table line: an expert version (its program's hash) under one preset."""
+    meets = sum(r["score"] >= r["threshold"] for r in ex)
+    walls = [r["wall_to_threshold_s"] for r in ex if r["wall_to_threshold_s"] is not None]
+    threshold = (ex or sp)[0]["threshold"]
+    extra = ("" if settings == "{}" else f" `{settings}`") + (
+        f", expert {sha}" if sha else "")
+    return (f"| {task} | {algo}{extra} | {budget:,} | {_scores(ex)} | {meets}/{len(ex)} | "
             f"{_num(mean(walls)) if walls else '-'} | "
             f"{_num(mean(r['env_return'] for r in ex)) if ex else '-'} | {_scores(sp)} | "
             f"{threshold:g} |")
-    return "\n".join(lines) + "\n"
 
 
 def _scores(rows: list[dict[str, Any]]) -> str:
