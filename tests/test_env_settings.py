@@ -76,26 +76,32 @@ def test_bad_settings_are_one_line_and_exit_2_before_any_folder(tmp_path):
     assert "--env-kwargs KEY:VALUE" in t2r("run", "--help").stdout
 
 
-def test_a_free_form_back_flip_with_termination_off(tmp_path, fake_openai):
-    """The issue's case: a free-form back flip through the LLM path with the user's success
-    file. With termination off the policy turns past 0.2 rad (0.03 turns) within 8192 steps."""
+def _free_form_back_flip(tmp_path, fake_openai, *settings):
+    """A free-form back flip through the LLM path with the user's success file (turns)."""
     fake_openai.queue(Say(SPIN))
     (tmp_path / "turns.py").write_text(TURNS)
     out = tmp_path / "run"
     proc = t2r("run", "--env", "Hopper-v5", "--task", "make the hopper do a back flip",
                "--model", "openai/fake-model", "--api-base", fake_openai.api_base,
                "--samples", "1", "--rounds", "1", "--timesteps", "8192",
-               "--success", str(tmp_path / "turns.py"), "--env-kwargs", NO_TERMINATION,
-               "--env-kwargs", "max_episode_steps:200", "--out", str(out),
+               "--success", str(tmp_path / "turns.py"), *settings, "--out", str(out),
                env={"OPENAI_API_KEY": None})
     assert proc.returncode in (0, 1), proc.stderr  # 1: below the threshold of 1 turn
+    prompt = json.dumps(fake_openai.completions[0].body["messages"])
+    best = json.loads((out / "summary.json").read_text())["best"]
+    return out, proc, prompt, best
+
+
+def test_a_free_form_back_flip_with_termination_off(tmp_path, fake_openai):
+    """The issue's case. With termination off the policy turns past 0.2 rad (0.03 turns)
+    within 8192 steps."""
+    out, proc, prompt, best = _free_form_back_flip(
+        tmp_path, fake_openai, "--env-kwargs", NO_TERMINATION,
+        "--env-kwargs", "max_episode_steps:200")
     assert "did you mean --task back_flip?" in proc.stderr  # its own success is not used
     config = json.loads((out / "config.json").read_text())
     assert config["env_kwargs"] == {"terminate_when_unhealthy": False, "max_episode_steps": 200}
-    prompt = json.dumps(fake_openai.completions[0].body["messages"])
     assert "terminate_when_unhealthy=False" in prompt and "0.2 rad" not in prompt
-    summary = json.loads((out / "summary.json").read_text())
-    best = summary["best"]
     assert best["score"] > 0.2, best  # turns; the pitch termination would stop it at 0.033
     result = json.loads((out / "rounds" / "r00" / "c00" / "result.json").read_text())
     assert result["eval"]["length"] == 200  # max_episode_steps:200, and nothing ends it sooner
@@ -105,18 +111,8 @@ def test_the_same_back_flip_without_the_setting_is_capped_by_the_pitch_terminati
         tmp_path, fake_openai):
     """Without --env-kwargs the episode ends once |torso_pitch| > 0.2 rad, so no reward can
     turn the hopper further, and the designer is told so."""
-    fake_openai.queue(Say(SPIN))
-    (tmp_path / "turns.py").write_text(TURNS)
-    out = tmp_path / "run"
-    proc = t2r("run", "--env", "Hopper-v5", "--task", "make the hopper do a back flip",
-               "--model", "openai/fake-model", "--api-base", fake_openai.api_base,
-               "--samples", "1", "--rounds", "1", "--timesteps", "8192",
-               "--success", str(tmp_path / "turns.py"), "--out", str(out),
-               env={"OPENAI_API_KEY": None})
-    assert proc.returncode in (0, 1), proc.stderr
-    prompt = json.dumps(fake_openai.completions[0].body["messages"])
+    _, _, prompt, best = _free_form_back_flip(tmp_path, fake_openai)
     assert "|torso_pitch| > 0.2 rad" in prompt
-    best = json.loads((out / "summary.json").read_text())["best"]
     assert best["score"] < 0.06, best  # 0.2 rad is 0.032 turns, plus the last step's turn
 
 
