@@ -66,9 +66,8 @@ class BudgetBandit:
     # -- the interface ---------------------------------------------------------------------
     def open_round(self, r: int, size: int = 0) -> None:
         with self._lock:
-            self.earlier = {rung: [s for (rr, _), by in sorted(self.scores.items()) if rr < r
-                                   for p, s in by.items() if p == rung and s is not None]
-                            for rung in (self.halving.rungs if self.halving else ())}
+            self.earlier = (self.halving.rung_scores_before(self.scores, r)
+                            if self.halving else {})
             self.round, self.size = r, size
             self.ready, self.waiting, self.ended = set(), {}, set()
             self.active = self.solved = self.moved_from = None
@@ -173,13 +172,10 @@ class BudgetBandit:
     def _behind(self, key: Key, pause: float) -> str | None:
         if self.halving is None or pause not in self.halving.rungs:
             return None
-        score = self.scores[key].get(pause)
         peers = list(self.earlier.get(pause, [])) + [
             by[pause] for k, by in sorted(self.scores.items())
             if k != key and k[0] == self.round and by.get(pause) is not None]
-        if score is not None and self.halving._behind(score, peers):
-            return f"behind at rung {self.halving.rungs.index(pause) + 1} ({pause:.0%})"
-        return None
+        return self.halving.verdict(pause, self.scores[key].get(pause), peers)
 
     def _close(self) -> list[Action]:
         """The round is solved: every paused candidate stops, every waiting one is skipped."""

@@ -43,6 +43,20 @@ class SuccessiveHalving:
                     return True
         return False
 
+    def rung_scores_before(self, scores: dict[tuple[int, int], dict[float, float | None]],
+                           r: int) -> dict[float, list[float]]:
+        """Each rung's scores, as reported there by the candidates of rounds before ``r``."""
+        return {rung: [s for (rr, _), by in sorted(scores.items()) if rr < r
+                       for p, s in by.items() if p == rung and s is not None]
+                for rung in self.rungs}
+
+    def verdict(self, pause: float, score: float | None, peers: list[float]) -> str | None:
+        """Why a training paused at rung ``pause`` stops: its score is clearly behind
+        ``peers``; None to go on (not a rung, no score, or not behind)."""
+        if pause not in self.rungs or score is None or not self._behind(score, peers):
+            return None
+        return f"behind at rung {self.rungs.index(pause) + 1} ({pause:.0%})"
+
     def _behind(self, score: float, peers: list[float]) -> bool:
         if not peers or (self.threshold is not None and score >= self.threshold):
             return False
@@ -87,9 +101,8 @@ class RungSchedule:
         """Round ``r`` (of ``size`` candidates) begins: earlier rounds' rung scores become
         every later candidate's peers."""
         with self._lock:
-            self.earlier = {rung: [s for (rr, _), by in sorted(self.scores.items()) if rr < r
-                                   for p, s in by.items() if p == rung and s is not None]
-                            for rung in (self.halving.rungs if self.halving else ())}
+            self.earlier = (self.halving.rung_scores_before(self.scores, r)
+                            if self.halving else {})
 
     def report(self, key: tuple[int, int], pause: float, score: float | None
                ) -> list[tuple[tuple[int, int], float, str]]:
@@ -142,10 +155,8 @@ class RungSchedule:
                 if met and fraction <= pause + 1e-9:
                     return f"another candidate solved the task (r{r} c{i})"
         if self.halving is not None and pause in self.halving.rungs:
-            score = self.scores[key].get(pause)
             peers = list(self.earlier.get(pause, [])) + [
                 self.scores[(r, i)][pause] for i in range(j)
                 if self.scores.get((r, i), {}).get(pause) is not None]
-            if score is not None and self.halving._behind(score, peers):
-                return f"behind at rung {self.halving.rungs.index(pause) + 1} ({pause:.0%})"
+            return self.halving.verdict(pause, self.scores[key].get(pause), peers) or GO
         return GO
