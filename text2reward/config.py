@@ -134,13 +134,7 @@ class RunConfig:
         if self.replay is not None and self.model == "offline":
             raise ConfigError("--replay needs the recorded run's --model (the offline designer "
                               "makes no requests to replay)")
-        if self.executor not in ("local", "ray"):
-            raise ConfigError(f"unknown executor {self.executor!r}; use local or ray")
-        if self.executor == "ray":
-            from text2reward.sandbox.ray import MISSING, ray_installed
-
-            if not ray_installed():
-                raise ConfigError(MISSING)
+        self._validate_choices()
         from text2reward.envs.settings import check_kwargs_mapping
 
         self.env_kwargs = check_kwargs_mapping(self.env_kwargs)
@@ -148,10 +142,20 @@ class RunConfig:
             raise ConfigError(f"unknown device {self.device!r}; use auto, cpu or cuda")
         return self
 
-    def _validate_budgets(self) -> None:
+    def _validate_choices(self) -> None:
+        """How the search runs: its allocation and its executor."""
         if self.allocation not in ALLOCATIONS:
             raise ConfigError(f"--allocation must be one of {', '.join(ALLOCATIONS)}, "
                               f"got {self.allocation!r}")
+        if self.executor not in ("local", "ray"):
+            raise ConfigError(f"unknown executor {self.executor!r}; use local or ray")
+        if self.executor == "ray":
+            from text2reward.sandbox.ray import MISSING, ray_installed
+
+            if not ray_installed():
+                raise ConfigError(MISSING)
+
+    def _validate_budgets(self) -> None:
         if self.budget_usd is not None and self.budget_usd <= 0:
             raise ConfigError(f"--budget-usd must be positive, got {self.budget_usd}")
         if self.max_total_tokens is not None and self.max_total_tokens <= 0:
