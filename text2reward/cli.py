@@ -18,6 +18,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm must no
 import click  # noqa: E402
 from rich.console import Console  # noqa: E402
 
+from text2reward.config import ALLOCATIONS  # noqa: E402
 from text2reward.errors import ProgramError, Text2RewardError  # noqa: E402
 
 console = Console(stderr=True, soft_wrap=True)
@@ -188,7 +189,7 @@ def main() -> None:
               help="Stop trainings clearly behind or already reliably succeeding. Default on.")
 @click.option("--stop-on-success/--keep-going", default=None,
               help="End the search once a round's best succeeds every time. Default on.")
-@click.option("--allocation", type=click.Choice(["rungs", "bandit"]),
+@click.option("--allocation", type=click.Choice(ALLOCATIONS),
               help="How a round's trainings share the budget while the search stops on "
                    "success: bandit (one at a time, the budget moved to the candidate still "
                    "heading for the threshold) or rungs (side by side, successive halving at "
@@ -896,7 +897,7 @@ def bench_parallel(env_id: str, timesteps: int, jobs: int, workers: int) -> None
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=int, default=2, show_default=True)
 @click.option("--timesteps", type=int, help="Training budget per candidate. Default: presets.")
-@click.option("--allocation", type=click.Choice(["rungs", "bandit"]), default="bandit",
+@click.option("--allocation", type=click.Choice(ALLOCATIONS), default="bandit",
               show_default=True, help="How the search's trainings share the budget.")
 @click.option("--full/--no-full", "full_protocol", default=True, show_default=True,
               help="Also run the full-training protocol (all K candidates to their budget) "
