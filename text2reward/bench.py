@@ -238,7 +238,7 @@ def cpu_scaling(processes: int, seconds: float = 3.0) -> float:
 
 def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: int,
                  workers: int, root: Path, timesteps: int | None,
-                 allocation: str = "bandit") -> dict[str, Any]:
+                 allocation: str = "bandit", shared: bool = False) -> dict[str, Any]:
     from text2reward.config import RunConfig
     from text2reward.search.start import prepare, search
     from text2reward.store import RunStore
@@ -246,7 +246,8 @@ def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: i
     config = RunConfig(env=env_id, task=task, model="offline", samples=samples, rounds=1,
                        early_stop=early_stop, stop_on_success=early_stop, prescreen=False,
                        seed=seed, workers=workers, timesteps=timesteps, reeval_seeds=1,
-                       allocation=allocation, out=str(root / ("early" if early_stop else "full")))
+                       allocation=allocation, shared_experience=shared,
+                       out=str(root / ("early" if early_stop else "full")))
     setup, designer = prepare(config)
     store = RunStore.create(Path(config.out), config.to_dict())
     start = time.perf_counter()
@@ -286,12 +287,13 @@ def _alone(env_id: str, task: str, program: Path, seed: int, timesteps: int | No
 
 def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: Log,
            timesteps: int | None = None, allocation: str = "bandit",
-           full_protocol: bool = True) -> dict[str, Any]:
+           full_protocol: bool = True, shared: bool = True) -> dict[str, Any]:
     """The cost of a search in training-equivalents: the env steps (and wall time) of the
-    search (the run defaults: the budget bandit or successive halving, stop on success) until
-    it names a winner that meets the threshold, divided by those of the winner's training
-    alone to the threshold. Beside it, unless ``full_protocol`` is off, the full-training
-    protocol (all K candidates to their full budget) and its winner."""
+    search (the run defaults: the budget bandit or successive halving, stop on success, and
+    ``shared`` experience for off-policy presets) until it names a winner that meets the
+    threshold, divided by those of the winner's training alone to the threshold. Beside it,
+    unless ``full_protocol`` is off, the full-training protocol (all K candidates trained
+    separately to their full budget) and its winner."""
     with tempfile.TemporaryDirectory() as root:
         full = None
         if full_protocol:
@@ -301,7 +303,7 @@ def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: L
                 f"{full['best']} with score {full['score']:.4g}, "
                 f"success {_rate(full['success'])}")
         early = _search_once(env_id, task, samples, True, seed, workers, Path(root), timesteps,
-                             allocation)
+                             allocation, shared)
         log(f"training less: {early['steps']} env steps, {early['wall']:.1f} s, best candidate "
             f"{early['best']} with score {early['score']:.4g}, success {_rate(early['success'])}")
         alone = _alone(env_id, task, early["program"], seed, timesteps, Path(root))

@@ -194,6 +194,9 @@ def main() -> None:
                    "success: bandit (one at a time, the budget moved to the candidate still "
                    "heading for the threshold) or rungs (side by side, successive halving at "
                    "fixed rungs). Default bandit.")
+@click.option("--shared-experience/--no-shared-experience", "shared_experience", default=None,
+              help="Off-policy presets (SAC, TD3, TQC, CrossQ, DQN): each training starts "
+                   "from the run's earlier transitions, paid by its own reward. Default on.")
 @click.option("--warm-start/--no-warm-start", default=None,
               help="Start trainings from the best earlier policy if it ever succeeded. "
                    "Default off.")
@@ -902,9 +905,13 @@ def bench_parallel(env_id: str, timesteps: int, jobs: int, workers: int) -> None
 @click.option("--full/--no-full", "full_protocol", default=True, show_default=True,
               help="Also run the full-training protocol (all K candidates to their budget) "
                    "to compare winners; --no-full where that costs hours.")
+@click.option("--shared-experience/--no-shared-experience", "shared", default=True,
+              show_default=True, help="Off-policy presets: trainings start from the "
+                                      "search's earlier transitions.")
 @domain_errors
 def bench_search(env_id: str, task: str, samples: int, seed: int, workers: int,
-                 timesteps: int | None, allocation: str, full_protocol: bool) -> None:
+                 timesteps: int | None, allocation: str, full_protocol: bool,
+                 shared: bool) -> None:
     """A search's cost in training-equivalents: its env steps until it names a winner that
     meets the threshold, over the winner's own training to the threshold (1.0 is the floor;
     training all K fully is about K); beside it, the full-training protocol's winner."""
@@ -913,7 +920,7 @@ def bench_search(env_id: str, task: str, samples: int, seed: int, workers: int,
     _counts(samples=samples, workers=workers, timesteps=timesteps)
 
     out = b.search(env_id, task, samples, seed, workers, _bench_log, timesteps, allocation,
-                   full_protocol)
+                   full_protocol, shared)
     if full_protocol:
         gap = out["success_gap"]
         click.echo(f"same winner: {'yes' if out['same_winner'] else 'no'}; winner score gap "

@@ -89,6 +89,10 @@ class RunConfig:
     threshold; search/bandit.py) or "rungs" (side by side, ``workers`` at a time, successive
     halving at fixed rungs). Without stop on success (``--keep-going``, a person reviewing
     rounds, no threshold) the trainings run as with "rungs"."""
+    shared_experience: bool = True
+    """With a preset that learns from a replay buffer (SAC, TD3, TQC, CrossQ, DQN): each
+    training starts from the transitions the run's earlier trainings collected, paid by its
+    own reward (training/experience.py). Off: every candidate trains on its own experience."""
     warm_start: bool = False
     """Start each training of a round from the best policy of the earlier rounds when that
     policy succeeded in at least one evaluation episode (same algorithm and network)."""

@@ -44,6 +44,10 @@ class Job:
     pause_at: list[float] = field(default_factory=list)  # fractions where the run decides
     pool_path: str | None = None  # stored episodes (.npz) to score with the program (check)
     init_policy: str | None = None  # an SB3 policy .zip to start training from (warm start)
+    # Shared experience (training/experience.py), for presets that learn from a replay buffer:
+    # keep this training's transitions in its folder, and start from those of these files.
+    record_experience: bool = False
+    shared_experience: list[str] = field(default_factory=list)
     env_kwargs: dict[str, Any] = field(default_factory=dict)  # the run's gym.make settings,
     # on top of the preset's (the spec's and the task's)
     # the user's package to import first (its gym.register calls) and the folder it is

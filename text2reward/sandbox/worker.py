@@ -95,6 +95,11 @@ def _run(job) -> dict[str, Any]:
         # A slow env gets a SubprocVecEnv, started now: locked down, no process can be started.
         prebuild_vec_env(spec, preset["env_kwargs"], int(preset.get("n_envs", 8)), job.seed,
                          {"cpu_seconds": int(job.timeout_s) + 30, "scratch": job.out_dir})
+        from text2reward.training import experience
+
+        # other candidates' transitions, read before lock-down (their folders are not this one)
+        shared = experience.load(job.shared_experience) \
+            if job.shared_experience and experience.learns_from_replay(preset) else None
     else:
         from text2reward.analysis.trajectories import load_episodes
         from text2reward.critic.runtime import runtime_check, trajectory_returns
@@ -127,7 +132,8 @@ def _run(job) -> dict[str, Any]:
         return result
     try:
         metrics = train(spec, program, scorer, preset, Path(job.out_dir), seed=job.seed,
-                        init_policy=job.init_policy, device=device, emit=emit)
+                        init_policy=job.init_policy, device=device, emit=emit, shared=shared,
+                        record=job.record_experience)
     except RewardFault as exc:
         return {"status": "failed", "reason": f"{TRAINING_FAULT}{exc}", **sandbox}
     return {"status": "trained", "threshold": scorer.threshold, "score_kind": scorer.kind,

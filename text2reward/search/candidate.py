@@ -24,6 +24,7 @@ from text2reward.search.records import CandidateRecord, CheckVerdict, TrainingRe
 from text2reward.search.stopping import Stopping
 from text2reward.search.usage import Usage
 from text2reward.store import RunStore
+from text2reward.training.experience import FILE as EXPERIENCE_FILE
 
 Observer = Callable[[dict[str, Any]], None]
 
@@ -121,6 +122,10 @@ class CandidatePipeline:
         job.stop_when_solved = p.config.early_stop
         job.pause_at = p.stopping.pauses
         job.timeout_s *= p.stopping.patience_factor
+        if getattr(p.config, "shared_experience", False):
+            job.record_experience = True
+            job.shared_experience = shared_experience(p.store.root, record.at,
+                                                      p.stopping.bandit)
         if inputs.warm is not None:
             record.warm_start_from, job.init_policy = inputs.warm
 
@@ -238,6 +243,19 @@ def job_for(config, setup: Setup, kind: str, folder: Path, program: str | None =
                success_path=c.success, timesteps=c.timesteps, seed=c.seed, device=c.device,
                timeout_s=c.train_timeout_s if kind == "train" else 60.0,
                env_kwargs=dict(getattr(c, "env_kwargs", None) or {}))
+
+
+def shared_experience(root: Path, at: tuple[int, int], this_round: bool) -> list[str]:
+    """The experience files (training/experience.py) of the run's other candidates that a
+    training starting now is given: every earlier round's and, when trainings run one at a
+    time (the budget bandit: the round's others are paused or ended, so what they wrote is
+    fixed), this round's too. Oldest first, so a seed gives the same files."""
+    found = []
+    for path in sorted((Path(root) / "rounds").glob(f"r*/c*/{EXPERIENCE_FILE}")):
+        where = (int(path.parent.parent.name[1:]), int(path.parent.name[1:]))
+        if where != tuple(at) and (where[0] < at[0] or (this_round and where[0] == at[0])):
+            found.append(str(path))
+    return found
 
 
 def _repeated(cand: Candidate, attempts: list[CheckVerdict]) -> CheckVerdict | None:

@@ -35,8 +35,12 @@ class SnapshotCallback(BaseCallback):
 
     def __init__(self, env: RewardVecEnv, total: int, threshold: float | None, emit: Emit,
                  stop_file: Path | None = None, stop_when_solved: bool = False,
-                 pauses: tuple[float, ...] = ()) -> None:
+                 pauses: tuple[float, ...] = (), on_start: Callable[[], None] | None = None,
+                 before_pause: Callable[[], None] | None = None) -> None:
         super().__init__()
+        # on_start: run once learning has begun (the env reset), before the first step;
+        # before_pause: run at each pause before it is reported (the run may act on it)
+        self.on_start, self.before_pause = on_start, before_pause
         self.env, self.total, self.threshold, self.emit = env, total, threshold, emit
         self.stop_file, self.stop_when_solved = stop_file, stop_when_solved
         self.snapshots: list[dict[str, Any]] = []
@@ -53,10 +57,16 @@ class SnapshotCallback(BaseCallback):
         self.next_due = 0
         self.pauses = list(pauses)  # fractions where the run decides: go on or stop
         self.pause_log: list[dict[str, Any]] = []  # each pause's step, score and decision
+        self.pause_seen = 0  # training episodes finished by the last pause
         self.next_pause = self._pause_step()
 
     def _pause_step(self) -> float:
         return self.pauses[0] * self.total if self.pauses else float("inf")
+
+    def _on_training_start(self) -> None:
+        if self.on_start is not None:
+            self.on_start()
+        self.start = time.perf_counter()
 
     def _on_step(self) -> bool:
         # Runs every vector step: a single comparison unless something is due.
@@ -102,7 +112,9 @@ class SnapshotCallback(BaseCallback):
         episodes so far and wait for the run's decision; False to stop here."""
         pause = self.pauses.pop(0)
         self.next_pause = self._pause_step()
-        recent = summarise(self.env.finished[-20:], self.threshold)
+        recent = summarise(self._since_last_pause(), self.threshold)
+        if self.before_pause is not None:
+            self.before_pause()
         self.emit({"event": "pause", "pause": pause, "step": steps, "total": self.total,
               "score": recent.get("score")})
         decision = wait_for_decision(self.stop_file.parent, pause) if self.stop_file else "go"
@@ -112,6 +124,15 @@ class SnapshotCallback(BaseCallback):
             self.stopped = decision
             return False
         return True
+
+    def _since_last_pause(self, least: int = 5) -> list:
+        """The training episodes a pause is judged on: those finished since the last pause
+        (the policy as it is now: a fixed count of recent episodes would reach back thousands
+        of steps where episodes are long and envs few), at least the last ``least``."""
+        finished = self.env.finished
+        window = finished[self.pause_seen:]
+        self.pause_seen = len(finished)
+        return window if len(window) >= least else finished[-least:]
 
     def _on_rollout_end(self) -> None:
         self.env.check_finite()  # before the policy learns from this rollout's rewards

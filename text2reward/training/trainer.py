@@ -17,7 +17,7 @@ from text2reward.analysis.trajectories import save_episodes
 from text2reward.envs.spec import EnvSpec
 from text2reward.program import RewardProgram
 from text2reward.sandbox.job import STOP_FILE
-from text2reward.training import normalize
+from text2reward.training import experience, normalize
 from text2reward.training.scoring import Scorer
 from text2reward.training.summary import summarise
 from text2reward.training.wrapper import RewardVecEnv
@@ -182,10 +182,11 @@ def algo_class(name: str):
 
 def _make_callback(env: RewardVecEnv, total: int, threshold: float | None, emit: Emit,
                    stop_file: Path | None = None, stop_when_solved: bool = False,
-                   pauses: tuple[float, ...] = ()):
+                   pauses: tuple[float, ...] = (), **hooks):
     from text2reward.training.callbacks import SnapshotCallback
 
-    return SnapshotCallback(env, total, threshold, emit, stop_file, stop_when_solved, pauses)
+    return SnapshotCallback(env, total, threshold, emit, stop_file, stop_when_solved, pauses,
+                            **hooks)
 
 
 def quiet_logger():
@@ -238,6 +239,8 @@ class Training:
     model: Any
     callback: Any
     total: int
+    recorder: experience.Recorder | None = None  # keeps its transitions for later candidates
+    shared: dict[str, Any] | None = None  # what it was given of earlier candidates' ones
 
 
 def prepare(
@@ -250,8 +253,14 @@ def prepare(
     device: str = "auto",
     emit: Emit = lambda event: None,
     init_policy: str | None = None,
+    shared: experience.Experience | None = None,
+    record: bool = False,
 ) -> Training:
-    """Everything train() runs, made: ``model.learn(total, callback=callback)`` trains."""
+    """Everything train() runs, made: ``model.learn(total, callback=callback)`` trains.
+
+    For a preset that learns from a replay buffer, ``shared``: earlier trainings' transitions
+    to start from (relabelled by ``program``); ``record``: keep this training's own in
+    ``out_dir/experience.npz`` for later ones (see training/experience.py)."""
     import torch
 
     torch.set_num_threads(1)
@@ -266,10 +275,20 @@ def prepare(
         stats = normalize.ObsStats.load(normalize.beside(init_policy))
         if stats is not None and policy_env is not venv:
             stats.restore(policy_env)
-    callback = _make_callback(venv, total, scorer.threshold, emit, out_dir / STOP_FILE,
-                              bool(preset.get("stop_when_solved", False)),
-                              tuple(preset.get("pause_at") or ()))
-    return Training(venv, model, callback, total)
+    run = Training(venv, model, None, total)
+    hooks: dict[str, Any] = {}
+    if (record or shared is not None) and experience.learns_from_replay(preset):
+        if record:
+            run.recorder = experience.Recorder(model, venv, out_dir / experience.FILE)
+            hooks["before_pause"] = run.recorder.save
+        if shared is not None:
+            def start() -> None:
+                run.shared = experience.prefill(model, venv, program, shared, total)
+            hooks["on_start"] = start
+    run.callback = _make_callback(venv, total, scorer.threshold, emit, out_dir / STOP_FILE,
+                                  bool(preset.get("stop_when_solved", False)),
+                                  tuple(preset.get("pause_at") or ()), **hooks)
+    return run
 
 
 def obs_stats(model) -> normalize.ObsStats | None:
@@ -290,16 +309,21 @@ def train(
     device: str = "auto",
     emit: Emit = lambda event: None,
     init_policy: str | None = None,
+    shared: experience.Experience | None = None,
+    record: bool = False,
 ) -> dict[str, Any]:
     """Train a policy with ``program`` as the reward, save it, and return its metrics.
 
     ``init_policy``: a policy saved by an earlier training of the same env and preset to start
     from (its weights and optimiser state; the reward and everything else are this one's)."""
-    run = prepare(spec, program, scorer, preset, out_dir, seed, device, emit, init_policy)
+    run = prepare(spec, program, scorer, preset, out_dir, seed, device, emit, init_policy,
+                  shared, record)
     venv, model, callback, total = run.venv, run.model, run.callback, run.total
     start = time.perf_counter()
     model.learn(total_timesteps=total, callback=callback)
     train_time = time.perf_counter() - start
+    if run.recorder is not None:
+        run.recorder.save()
     model.save(out_dir / "policy.zip")
     stats = obs_stats(model)
     if stats is not None:
@@ -320,4 +344,5 @@ def train(
         "budget": total,
         "policy": "policy.zip",
         "warm_start": init_policy is not None,
+        **({"shared": run.shared} if run.shared is not None else {}),
     }

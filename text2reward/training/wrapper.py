@@ -80,6 +80,15 @@ class RewardVecEnv(VecEnvWrapper):
         self._steps: StepBuffer | None = None  # made by reset()
         self._born = time.time()  # episode infos carry the time since, as Monitor's do
         self._no_dones = bytes(self.num_envs)  # the bytes of a bool dones array of no ends
+        # Shared experience (training/experience.py) reads each step's transition here: the
+        # state rows, the next-state rows (terminal states for envs that ended) and the actions.
+        self.keep_transitions = False
+        self.last_transition: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    @property
+    def schema(self) -> RowSchema:
+        """How features are read from the current state rows."""
+        return self._schema
 
     def _reset_buffers(self, first_rows: np.ndarray) -> None:
         """A new step buffer whose first slot holds the envs' initial states."""
@@ -135,6 +144,9 @@ class RewardVecEnv(VecEnvWrapper):
         # Without a reset, this step's next state is the next step's state: its view (and the
         # features already computed on it) is reused.
         self._next_view = None if done else next_state
+        if self.keep_transitions:  # copies: the slots are reused and reset rows replace ends
+            self.last_transition = (np.array(self._prev_rows), np.array(frozen),
+                                    np.array(self._actions))
         self._prev_rows = frozen
         try:
             reward, components = self.program(state, self._actions, next_state)
