@@ -145,3 +145,5 @@ def test_with_the_budget_bandit_a_candidate_starts_from_the_paused_ones_transiti
     assert "shared" not in first  # the first candidate had nobody's transitions
     # the second started from the first's 500 (it paused at half its budget)
     assert second["shared"]["files"] == 1 and 495 <= second["shared"]["transitions"] <= 500
+    report = (out / "report.html").read_text()
+    assert "r0 c1 started from" in report and "transitions of 1 earlier training" in report

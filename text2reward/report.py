@@ -180,6 +180,7 @@ def _protocol_section(run: Run) -> str:
                            "end early" if c.get("early_stop", True) else "off"),
         ("stop on success", "on" if c.get("stop_on_success", True) else "off (--keep-going)"),
         ("allocation", _allocation(run)),
+        ("shared experience", _shared_experience(run, p)),
         ("decisions", "at fixed fractions of each training: " + ", ".join(
             f"{f:.0%}" for f in p.get("pause_at") or []) if p.get("pause_at") else
             "as trainings report (asynchronous)"),
@@ -206,6 +207,31 @@ def _allocation(run: Run) -> str:
             "no longer head for the threshold (from half its budget) waits, and the budget "
             "moves to the next candidate not tried, else to the best waiting one"
             + (f". Moves: {where}" if where else ". The budget never moved"))
+
+
+def _shared_experience(run: Run, preset: dict[str, Any]) -> str:
+    """Whether trainings started from earlier candidates' transitions, and which did."""
+    from text2reward.training.experience import learns_from_replay
+
+    if not run.config.get("shared_experience", False):
+        return "off: every candidate trained on its own transitions only"
+    if not learns_from_replay(preset):
+        return f"not used: {preset.get('algo', 'PPO')} learns from no replay buffer"
+    given = []
+    for rnd in run.rounds:
+        for c in rnd["candidates"]:
+            r = c.get("round", rnd.get("round", 0))
+            shared = run.result(r, c["index"]).get("shared")
+            if shared and "transitions" in shared:
+                given.append(f"r{r} c{c['index']} started from {shared['transitions']:,} "
+                             f"transitions of {shared['files']} earlier training(s), "
+                             f"{shared['updates']:,} gradient steps on them first")
+            elif shared:
+                given.append(f"r{r} c{c['index']} was given none: {shared.get('skipped')}")
+    return ("on: each training starts from the transitions of the run's earlier trainings "
+            "(earlier rounds', and with the budget bandit this round's paused or ended ones), "
+            "paid by its own reward"
+            + (". " + "; ".join(given) if given else "; no training had any to start from"))
 
 
 def _feedback_section(run: Run) -> str:
