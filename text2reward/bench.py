@@ -238,7 +238,8 @@ def cpu_scaling(processes: int, seconds: float = 3.0) -> float:
 
 def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: int,
                  workers: int, root: Path, timesteps: int | None,
-                 allocation: str = "bandit", shared: bool = False) -> dict[str, Any]:
+                 allocation: str = "bandit", shared: bool = False,
+                 backend: str | None = None) -> dict[str, Any]:
     from text2reward.config import RunConfig
     from text2reward.search.start import prepare, search
     from text2reward.store import RunStore
@@ -246,7 +247,7 @@ def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: i
     config = RunConfig(env=env_id, task=task, model="offline", samples=samples, rounds=1,
                        early_stop=early_stop, stop_on_success=early_stop, prescreen=False,
                        seed=seed, workers=workers, timesteps=timesteps, reeval_seeds=1,
-                       allocation=allocation, shared_experience=shared,
+                       allocation=allocation, shared_experience=shared, backend=backend,
                        out=str(root / ("early" if early_stop else "full")))
     setup, designer = prepare(config)
     store = RunStore.create(Path(config.out), config.to_dict())
@@ -263,7 +264,7 @@ def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: i
 
 
 def _alone(env_id: str, task: str, program: Path, seed: int, timesteps: int | None,
-           root: Path) -> dict[str, Any]:
+           root: Path, backend: str | None = None) -> dict[str, Any]:
     """The search's winner trained alone with the search's preset, seed and stop rule (its
     training ends once its training episodes succeed reliably): the env steps and wall time it
     takes to meet the threshold, None where it does not."""
@@ -273,7 +274,7 @@ def _alone(env_id: str, task: str, program: Path, seed: int, timesteps: int | No
     folder = root / "alone"
     folder.mkdir()
     job = Job("train", env_id, str(program), str(folder), task=task, timesteps=timesteps,
-              seed=seed, device="cpu", stop_when_solved=True)
+              seed=seed, device="cpu", stop_when_solved=True, backend=backend)
     start = time.perf_counter()
     result = run_job(job)
     wall = time.perf_counter() - start
@@ -287,7 +288,8 @@ def _alone(env_id: str, task: str, program: Path, seed: int, timesteps: int | No
 
 def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: Log,
            timesteps: int | None = None, allocation: str = "bandit",
-           full_protocol: bool = True, shared: bool = True) -> dict[str, Any]:
+           full_protocol: bool = True, shared: bool = True,
+           backend: str | None = None) -> dict[str, Any]:
     """The cost of a search in training-equivalents: the env steps (and wall time) of the
     search (the run defaults: the budget bandit or successive halving, stop on success, and
     ``shared`` experience for off-policy presets) until it names a winner that meets the
@@ -298,15 +300,15 @@ def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: L
         full = None
         if full_protocol:
             full = _search_once(env_id, task, samples, False, seed, workers, Path(root),
-                                timesteps)
+                                timesteps, backend=backend)
             log(f"full budget: {full['steps']} env steps, {full['wall']:.1f} s, best candidate "
                 f"{full['best']} with score {full['score']:.4g}, "
                 f"success {_rate(full['success'])}")
         early = _search_once(env_id, task, samples, True, seed, workers, Path(root), timesteps,
-                             allocation, shared)
+                             allocation, shared, backend)
         log(f"training less: {early['steps']} env steps, {early['wall']:.1f} s, best candidate "
             f"{early['best']} with score {early['score']:.4g}, success {_rate(early['success'])}")
-        alone = _alone(env_id, task, early["program"], seed, timesteps, Path(root))
+        alone = _alone(env_id, task, early["program"], seed, timesteps, Path(root), backend)
         if alone["steps"] is None:
             log(f"the winner alone: {alone['ran']} env steps, score {alone['score']:.4g}, "
                 "below the threshold")

@@ -20,6 +20,7 @@ from rich.console import Console  # noqa: E402
 
 from text2reward.config import ALLOCATIONS  # noqa: E402
 from text2reward.errors import ProgramError, Text2RewardError  # noqa: E402
+from text2reward.training.backends import BACKENDS  # noqa: E402
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -184,6 +185,9 @@ def main() -> None:
 @click.option("--reeval-top", type=int, help="Candidates re-evaluated over seeds. Default 2.")
 @click.option("--device", help="Torch device of the trainings: auto (a GPU when torch sees one), "
                                "cpu or cuda. Default auto.")
+@click.option("--backend", type=click.Choice(BACKENDS),
+              help="Training library: sb3 (Stable-Baselines3) or sbx (its JAX port, "
+                   'pip install "text2reward[sbx]"). Default: the preset\'s (sb3).')
 @click.option("--repairs", type=int, help="Repair attempts per rejected candidate. Default 2.")
 @click.option("--early-stop/--no-early-stop", default=None,
               help="Stop trainings clearly behind or already reliably succeeding. Default on.")
@@ -568,13 +572,15 @@ def _task(spec, name: str | None):
 @click.option("--success", type=click.Path(), help="File with score(episode) and THRESHOLD.")
 @click.option("--out", type=click.Path(), help="Folder for the policy and metrics.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--backend", type=click.Choice(BACKENDS),
+              help="sb3 or sbx (the JAX port, an extra). Default: the preset's.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON on stdout.")
 @env_kwargs_option
 @env_module_option
 @spec_option
 @domain_errors
 def train(env_id, reward_file, task, timesteps, seed, success, out, device, as_json,
-          env_module=None, env_kwargs=(), spec_file=None) -> None:
+          backend=None, env_module=None, env_kwargs=(), spec_file=None) -> None:
     """Train a policy with a reward program and report the task's success."""
     extra = _env_kwargs(env_kwargs)
     _use_env_module(env_module)
@@ -590,6 +596,9 @@ def train(env_id, reward_file, task, timesteps, seed, success, out, device, as_j
 
     if timesteps is not None and timesteps <= 0:
         raise UsageError(f"--timesteps must be positive, got {timesteps}")
+    from text2reward.config import check_backend
+
+    check_backend(backend)
     check_env_id(env_id)
     spec = load_spec(env_id)
     task_obj = _task(spec, task)
@@ -608,7 +617,7 @@ def train(env_id, reward_file, task, timesteps, seed, success, out, device, as_j
     atomic_write(folder / "program.py", source)
     job = Job("train", env_id, str(folder / "program.py"), str(folder),
               task=task_obj.name if task_obj else None, success_path=success,
-              timesteps=timesteps, seed=seed, device=device, env_kwargs=extra)
+              timesteps=timesteps, seed=seed, device=device, env_kwargs=extra, backend=backend)
     checked = run_job(dataclasses.replace(job, kind="check", timeout_s=60.0))  # the critic
     if checked.get("status") != "accepted":  # first, so no training is spent on a bad program
         why = "; ".join(checked.get("findings") or []) or checked.get("reason") or "rejected"
@@ -908,10 +917,11 @@ def bench_parallel(env_id: str, timesteps: int, jobs: int, workers: int) -> None
 @click.option("--shared-experience/--no-shared-experience", "shared", default=True,
               show_default=True, help="Off-policy presets: trainings start from the "
                                       "search's earlier transitions.")
+@click.option("--backend", type=click.Choice(BACKENDS), help="sb3 or sbx. Default: the preset's.")
 @domain_errors
 def bench_search(env_id: str, task: str, samples: int, seed: int, workers: int,
                  timesteps: int | None, allocation: str, full_protocol: bool,
-                 shared: bool) -> None:
+                 shared: bool, backend: str | None) -> None:
     """A search's cost in training-equivalents: its env steps until it names a winner that
     meets the threshold, over the winner's own training to the threshold (1.0 is the floor;
     training all K fully is about K); beside it, the full-training protocol's winner."""
@@ -919,8 +929,11 @@ def bench_search(env_id: str, task: str, samples: int, seed: int, workers: int,
 
     _counts(samples=samples, workers=workers, timesteps=timesteps)
 
+    from text2reward.config import check_backend
+
+    check_backend(backend)
     out = b.search(env_id, task, samples, seed, workers, _bench_log, timesteps, allocation,
-                   full_protocol, shared)
+                   full_protocol, shared, backend)
     if full_protocol:
         gap = out["success_gap"]
         click.echo(f"same winner: {'yes' if out['same_winner'] else 'no'}; winner score gap "

@@ -140,22 +140,7 @@ def rollout_frames(run: Run, policy_path: Path, frames: int):
 
 
 def _load_policy(path: Path, preset: dict[str, Any], env):
-    import io
-    import zipfile
+    from text2reward.training.backends import load_policy
 
-    import torch
-
-    from text2reward.training.trainer import algo_class
-
-    algo = algo_class(str(preset.get("algo", "PPO")))
-    policy_cls = algo.policy_aliases[preset.get("policy", "MlpPolicy")]
-    kwargs = dict(preset.get("hyperparams", {}).get("policy_kwargs") or {})
-    policy = policy_cls(env.observation_space, env.action_space, lambda _: 0.0, **kwargs)
-    with zipfile.ZipFile(path) as archive:
-        state = torch.load(
-            io.BytesIO(archive.read("policy.pth")), map_location="cpu", weights_only=True
-        )
-    policy.load_state_dict(state)
-    policy.set_training_mode(False)
-    return policy
+    return load_policy(path, preset, env)
 

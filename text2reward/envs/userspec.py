@@ -29,10 +29,10 @@ TOP = ("id", "module", "requires", "summary", "action", "features", "conventions
 FEATURE = ("description", "unit", "index", "key", "expr", "sim")
 TASK = ("description", "success", "family", "env_kwargs", "training")
 SUCCESS = ("metric", "threshold")
-TRAINING = ("algo", "timesteps", "n_envs", "eval_episodes", "normalize", "policy", "hyperparams",
-            "hyperparams_from", "zoo_overrides")
+TRAINING = ("algo", "backend", "timesteps", "n_envs", "eval_episodes", "normalize", "policy",
+            "hyperparams", "hyperparams_from", "zoo_overrides")
 FAMILY = ("components", "params", "combine")
-ALGOS = ("PPO", "A2C", "SAC", "TD3", "DQN")
+ALGOS = ("PPO", "A2C", "SAC", "TD3", "DQN", "TQC", "CROSSQ", "TRPO", "DDPG")
 RESERVED = ("obs",)  # attributes of `state` that are not features
 
 
@@ -185,6 +185,8 @@ def _check_training(where: str, raw: Any) -> list[str]:
     out = _unknown(where, raw, TRAINING)
     if "algo" in raw and str(raw["algo"]).upper() not in ALGOS:
         out.append(f"{where}algo {raw['algo']!r} is not one of {', '.join(ALGOS)}")
+    if "backend" in raw and raw["backend"] not in ("sb3", "sbx"):
+        out.append(f"{where}backend {raw['backend']!r} is not one of sb3, sbx")
     for key in ("timesteps", "n_envs", "eval_episodes"):
         if key in raw and not (_is_int(raw[key]) and raw[key] > 0):
             out.append(f"{where}{key} must be a positive whole number, got {raw[key]!r}")

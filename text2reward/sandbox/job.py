@@ -38,6 +38,7 @@ class Job:
     seed: int = 0
     n_envs: int | None = None
     device: str = "auto"
+    backend: str | None = None  # "sb3" or "sbx" (training/backends.py); None: the preset's
     hyperparams: dict[str, Any] = field(default_factory=dict)
     timeout_s: float = 1800.0
     stop_when_solved: bool = False  # end training once training episodes reliably succeed

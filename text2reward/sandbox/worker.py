@@ -65,6 +65,8 @@ def _run(job) -> dict[str, Any]:
     preset = build_preset(spec, task)  # the spec's own, or rl-zoo3's with ours on top
     preset["hyperparams"].update(job.hyperparams)
     preset["env_kwargs"].update(job.env_kwargs)  # the run's --env-kwargs
+    if job.backend:
+        preset["backend"] = job.backend
     if job.kind == "success":  # a proposed success file, scored on random episodes
         from text2reward.critic.success import success_check
 
@@ -82,16 +84,9 @@ def _run(job) -> dict[str, Any]:
     source = Path(job.program_path).read_text()
     device = "cpu"  # runtime checks run on the CPU
     if job.kind == "train":
-        import stable_baselines3  # noqa: F401  (import before lock-down)
-        import torch  # noqa: F401
+        from text2reward.training.trainer import prebuild_vec_env, train
 
-        from text2reward.training.trainer import prebuild_vec_env, resolve_device, train
-
-        # The device is chosen and a GPU's CUDA context created before lock-down: CUDA cannot
-        # start under the worker's limits (it opens driver files and reserves address space).
-        device = resolve_device(job.device)
-        if device.startswith("cuda"):
-            torch.zeros(1, device=device)
+        device = _ready_device(job.device, preset)
         # A slow env gets a SubprocVecEnv, started now: locked down, no process can be started.
         prebuild_vec_env(spec, preset["env_kwargs"], int(preset.get("n_envs", 8)), job.seed,
                          {"cpu_seconds": int(job.timeout_s) + 30, "scratch": job.out_dir})
@@ -138,6 +133,28 @@ def _run(job) -> dict[str, Any]:
         return {"status": "failed", "reason": f"{TRAINING_FAULT}{exc}", **sandbox}
     return {"status": "trained", "threshold": scorer.threshold, "score_kind": scorer.kind,
             "metric": scorer.metric, **metrics, **sandbox}
+
+
+def _ready_device(requested: str, preset: dict[str, Any]) -> str:
+    """The training's device, chosen, and its libraries started before lock-down: CUDA
+    cannot start under the worker's limits (it opens driver files and reserves address
+    space), so a GPU's CUDA context is created now, and so is JAX's for the SBX backend."""
+    import stable_baselines3  # noqa: F401  (import before lock-down)
+    import torch
+
+    from text2reward.training import backends
+    from text2reward.training.trainer import resolve_device
+
+    device = resolve_device(requested)
+    if device.startswith("cuda"):
+        torch.zeros(1, device=device)
+    if backends.backend_of(preset) == "sbx":
+        backends.prepare_jax("cpu" if device == "cpu" else "gpu")
+        backends.algo_class(preset.get("algo", "PPO"), "sbx")
+        import jax
+
+        jax.devices()
+    return device
 
 
 def die_with_parent() -> None:

@@ -241,6 +241,7 @@ def job_for(config, setup: Setup, kind: str, folder: Path, program: str | None =
     return Job(kind=kind, env_id=c.env, program_path=str(folder / (program or "program.py")),
                out_dir=str(folder), task=setup.task.name if setup.task else None,
                success_path=c.success, timesteps=c.timesteps, seed=c.seed, device=c.device,
+               backend=getattr(c, "backend", None),
                timeout_s=c.train_timeout_s if kind == "train" else 60.0,
                env_kwargs=dict(getattr(c, "env_kwargs", None) or {}))
 

@@ -17,7 +17,7 @@ from text2reward.analysis.trajectories import save_episodes
 from text2reward.envs.spec import EnvSpec
 from text2reward.program import RewardProgram
 from text2reward.sandbox.job import STOP_FILE
-from text2reward.training import experience, normalize
+from text2reward.training import backends, experience, normalize
 from text2reward.training.scoring import Scorer
 from text2reward.training.summary import summarise
 from text2reward.training.wrapper import RewardVecEnv
@@ -163,21 +163,9 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-ALGOS = {"PPO": "stable_baselines3", "A2C": "stable_baselines3", "SAC": "stable_baselines3",
-         "TD3": "stable_baselines3", "DQN": "stable_baselines3", "TQC": "sb3_contrib",
-         "CrossQ": "sb3_contrib", "TRPO": "sb3_contrib"}
-
-
-def algo_class(name: str):
-    """The SB3 (or sb3-contrib) algorithm class called ``name`` (any case)."""
-    import importlib
-
-    from text2reward.errors import UsageError
-
-    found = {k.upper(): k for k in ALGOS}.get(name.upper())
-    if found is None:
-        raise UsageError(f"unknown algorithm {name!r}; known: {', '.join(ALGOS)}")
-    return getattr(importlib.import_module(ALGOS[found]), found)
+def algo_class(name: str, backend: str = "sb3"):
+    """The algorithm class called ``name`` of ``backend`` (see training/backends.py)."""
+    return backends.algo_class(name, backend)
 
 
 def _make_callback(env: RewardVecEnv, total: int, threshold: float | None, emit: Emit,
@@ -207,7 +195,9 @@ def build_model(preset: dict[str, Any], venv, seed: int, device: str, out_dir: P
     """The preset's SB3 model on ``venv``, logging to TensorBoard in ``out_dir/tb`` when the
     package is installed, else nowhere."""
     tensorboard = _tensorboard_dir(out_dir)
-    algo = algo_class(preset.get("algo", "PPO"))
+    if backends.backend_of(preset) == "sbx":
+        backends.prepare_jax(device)
+    algo = algo_class(preset.get("algo", "PPO"), backends.backend_of(preset))
     model = algo(preset.get("policy", "MlpPolicy"), venv, seed=seed, device=device, verbose=0,
                  tensorboard_log=tensorboard, **preset.get("hyperparams", {}))
     if tensorboard is None:
@@ -270,7 +260,9 @@ def prepare(
                         program, scorer.fn)
     policy_env = normalize.wrap(venv, preset)  # the policy's view; the reward's stays raw
     model = build_model(preset, policy_env, seed, resolve_device(device), out_dir)
-    if init_policy is not None:
+    if init_policy is not None and backends.backend_of(preset) == "sbx":
+        backends.load_sbx_params(model, Path(init_policy))
+    elif init_policy is not None:
         model.set_parameters(init_policy, exact_match=True, device=model.device)
         stats = normalize.ObsStats.load(normalize.beside(init_policy))
         if stats is not None and policy_env is not venv:
@@ -324,7 +316,7 @@ def train(
     train_time = time.perf_counter() - start
     if run.recorder is not None:
         run.recorder.save()
-    model.save(out_dir / "policy.zip")
+    backends.save_policy(model, out_dir / "policy.zip", backends.backend_of(preset))
     stats = obs_stats(model)
     if stats is not None:
         stats.save(normalize.beside(out_dir / "policy.zip"))

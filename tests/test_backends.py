@@ -1,0 +1,82 @@
+"""--backend sbx: trainings with SBX (JAX), saved without pickle and read back for rollouts
+and warm starts."""
+
+import json
+import zipfile
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from test_cli import t2r
+
+from text2reward.config import check_backend
+from text2reward.errors import ConfigError
+from text2reward.training import backends
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPERT = ROOT / "envs" / "Pendulum-v1" / "expert_swing_up.py"
+
+
+def test_an_sbx_training_in_the_sandbox_saves_a_policy_that_is_read_back_without_pickle(
+        tmp_path):
+    out = tmp_path / "sbx"
+    proc = t2r("train", "--env", "Pendulum-v1", "--task", "swing_up", "--reward", str(EXPERT),
+               "--timesteps", "3000", "--backend", "sbx", "--device", "cpu", "--out", str(out),
+               "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["status"] == "trained" and result["sandbox"]["seccomp"]
+    preset = json.loads((out / "preset.json").read_text())
+    assert preset["backend"] == "sbx" and preset["algo"] == "SAC"
+    with zipfile.ZipFile(out / "policy.zip") as archive:
+        assert archive.namelist() == [backends.SBX_PARAMS]  # parameters only, no pickle
+    # read back into a model built from the preset: it acts as the trained policy did
+    env = gym.make("Pendulum-v1")
+    policy = backends.load_policy(out / "policy.zip", preset, env)
+    obs, _ = env.reset(seed=10_000)
+    upright = []
+    for _ in range(200):
+        action, _ = policy.predict(obs, deterministic=True)
+        obs, *_ = env.step(action)
+        upright.append(obs[0] > 0.9)  # cos(angle): the pole within ~25 degrees of upright
+    assert np.mean(upright[100:]) == 1.0, "the trained swing-up holds the pole up"
+    assert result["eval"]["success_rate"] == 1.0
+    # a warm start from it (in process) starts from its weights
+    from text2reward.envs.spec import load_spec
+    from text2reward.program import RewardProgram
+    from text2reward.training.scoring import load_scorer
+    from text2reward.training.trainer import train
+
+    spec = load_spec("Pendulum-v1")
+    warm = train(spec, RewardProgram.load(EXPERT.read_text()),
+                 load_scorer(spec, "swing_up", None), {**preset, "timesteps": 200},
+                 tmp_path / "warm", device="cpu", init_policy=str(out / "policy.zip"))
+    assert warm["warm_start"] and warm["eval"]["success_rate"] == 1.0
+
+
+def test_an_sbx_search_shares_experience_and_renders_its_best(tmp_path):
+    out = tmp_path / "run"
+    proc = t2r("run", "--env", "Pendulum-v1", "--task", "swing_up", "--model", "offline",
+               "--samples", "1", "--rounds", "2", "--timesteps", "600", "--keep-going",
+               "--backend", "sbx", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((out / "config.json").read_text())["backend"] == "sbx"
+    second = json.loads((out / "rounds" / "r01" / "c00" / "result.json").read_text())
+    assert second["shared"]["files"] == 1 and second["shared"]["transitions"] >= 590
+    summary = json.loads((out / "summary.json").read_text())
+    best = summary["best"]
+    folder = out / "rounds" / f"r{best['round']:02d}" / f"c{best['index']:02d}"
+    assert (folder / "rollout.gif").stat().st_size > 0  # the rollout read the SBX policy
+
+
+def test_a_backend_that_is_not_there_is_bad_input(monkeypatch):
+    import importlib.util
+
+    with pytest.raises(ConfigError, match="sb3, sbx"):
+        check_backend("jax")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "sbx" else real(name, *a))
+    with pytest.raises(ConfigError, match=r"pip install \"text2reward\[sbx\]\""):
+        check_backend("sbx")
