@@ -28,6 +28,13 @@ def test_bench_overhead_and_sandbox_print_their_ratio():
     ratio(proc)
 
 
+def test_bench_population_times_separate_and_batched_critic_updates():
+    proc = t2r("bench", "population", "--k", "3", "--steps", "2", "--hidden", "8")
+    ratio(proc)
+    assert re.search(r"3 critics \(8 x 8\) on cpu: [\d.]+ ms per round as 3 separate updates, "
+                     r"[\d.]+ ms as one batched update", proc.stdout)
+
+
 def test_bench_parallel_reports_the_machine_ceiling():
     proc = t2r("bench", "parallel", "--timesteps", "1024", "--jobs", "2", "--workers", "2")
     ratio(proc)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from text2reward.envs.spec import EnvSpec, load_spec
+from text2reward.errors import UsageError
 from text2reward.program import RewardProgram
 from text2reward.training.scoring import load_scorer
 
@@ -334,3 +335,68 @@ def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: L
 
 def _rate(value: float | None) -> str:
     return "n/a (no threshold)" if value is None else f"{value:.0%}"
+
+
+def population(k: int, steps: int, device: str, log: Log, hidden: int = 256,
+               batch: int = 256, width: int = 14) -> dict[str, float]:
+    """Updates of a population's K critics (SAC's: ``width`` inputs, two hidden layers of
+    ``hidden``, batches of ``batch``, Adam), in JAX as the SBX backend runs them: K separate
+    jitted steps against one step of all K with their parameters stacked (``jax.vmap``).
+    Both are compiled first; the two timings alternate over ``steps`` rounds. Returns the
+    seconds per round of each and their ratio."""
+    from text2reward.training.backends import SBX_HINT, prepare_jax
+
+    prepare_jax(device)
+    try:
+        import flax.linen as nn
+        import jax
+        import jax.numpy as jnp
+        import optax
+    except ImportError:
+        raise UsageError(SBX_HINT) from None
+
+    class Critic(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            for size in (hidden, hidden):
+                x = nn.relu(nn.Dense(size)(x))
+            return nn.Dense(1)(x)[:, 0]
+
+    net, tx = Critic(), optax.adam(3e-4)
+
+    def step(params, opt, x, y):
+        grads = jax.grad(lambda p: jnp.mean((net.apply(p, x) - y) ** 2))(params)
+        updates, opt = tx.update(grads, opt, params)
+        return optax.apply_updates(params, updates), opt
+
+    one, all_k = jax.jit(step), jax.jit(jax.vmap(step))
+    keys = jax.random.split(jax.random.PRNGKey(0), k + 2)
+    xs = jax.random.normal(keys[0], (k, batch, width))
+    ys = jax.random.normal(keys[1], (k, batch))
+    params = [net.init(key, xs[0]) for key in keys[2:]]
+    opts = [tx.init(p) for p in params]
+    stacked = jax.tree.map(lambda *a: jnp.stack(a), *params)
+    stacked_opt = jax.vmap(tx.init)(stacked)
+
+    def separate():
+        for i in range(k):
+            params[i], opts[i] = one(params[i], opts[i], xs[i], ys[i])
+        jax.block_until_ready(params)
+
+    def together():
+        nonlocal stacked, stacked_opt
+        stacked, stacked_opt = all_k(stacked, stacked_opt, xs, ys)
+        jax.block_until_ready(stacked)
+
+    separate(), together()  # compiled here, not timed
+    times = {"separate": 0.0, "batched": 0.0}
+    for _ in range(steps):
+        for name, fn in (("separate", separate), ("batched", together)):
+            start = time.perf_counter()
+            fn()
+            times[name] += time.perf_counter() - start
+    per = {name: t / steps for name, t in times.items()}
+    log(f"{k} critics ({hidden} x {hidden}) on {jax.devices()[0].platform}: "
+        f"{per['separate'] * 1e3:.2f} ms per round as {k} separate updates, "
+        f"{per['batched'] * 1e3:.2f} ms as one batched update")
+    return {**per, "ratio": per["separate"] / per["batched"]}

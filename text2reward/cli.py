@@ -871,6 +871,23 @@ def bench_overhead(env_id: str, timesteps: int, repeats: int) -> None:
     click.echo(f"ratio generated/own reward: {ratio:.3f}")
 
 
+@bench.command("population")
+@click.option("--k", "k", type=int, default=8, show_default=True, help="Critics in the population.")
+@click.option("--steps", type=int, default=200, show_default=True, help="Rounds timed.")
+@click.option("--hidden", type=int, default=256, show_default=True,
+              help="Units of each critic's two hidden layers.")
+@click.option("--device", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True)
+@domain_errors
+def bench_population(k: int, steps: int, hidden: int, device: str) -> None:
+    """A population's K critic updates as K separate jitted steps vs one batched (vmapped)
+    step (JAX, as the SBX backend runs them; needs the sbx extra)."""
+    from text2reward import bench as b
+
+    _counts(k=k, steps=steps, hidden=hidden)
+    out = b.population(k, steps, device, _bench_log, hidden)
+    click.echo(f"ratio {k} separate/1 batched: {out['ratio']:.3f}")
+
+
 @bench.command("sandbox")
 @click.option("--env", "env_id", default="CartPole-v1", show_default=True)
 @click.option("--timesteps", type=int, default=30000, show_default=True)
