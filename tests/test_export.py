@@ -435,3 +435,17 @@ def test_exported_training_settings_keep_the_presets_normalisation(tmp_path):
     settings = (out / "exported_reward" / "settings.py").read_text()
     assert "'normalize': True" in settings or '"normalize": True' in settings
     assert "VecNormalize(venv" in (out / "train_sb3.py").read_text()
+
+
+def test_exported_training_with_torch_classes_in_its_preset_trains(tmp_path, monkeypatch):
+    """HalfCheetah run's preset names its activation as "torch.nn.ReLU": the exported
+    train_sb3.py turns the name back into the class, and trains."""
+    monkeypatch.setitem(KINDS, "HalfCheetah-v5", ("run", "next_state.obs.sum(axis=1)"))
+    out = export_run(hand_made_run(tmp_path / "run", "HalfCheetah-v5"))
+    assert "torch.nn.ReLU" in (out / "exported_reward" / "settings.py").read_text()
+    done = plain_python(
+        f"import runpy, sys\nsys.argv = ['train_sb3.py', '1024']\n"
+        f"g = runpy.run_path({str(out / 'train_sb3.py')!r}, run_name='__main__')\n"
+        "import torch\nassert g['model'].policy.activation_fn is torch.nn.ReLU\n",
+        cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr

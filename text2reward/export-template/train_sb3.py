@@ -24,7 +24,13 @@ if normalize:
                **(normalize if isinstance(normalize, dict) else {})}
     venv = VecNormalize(venv, **options)
 algo = getattr(stable_baselines3, TRAINING.get("algo", "PPO"))
-model = algo(TRAINING.get("policy", "MlpPolicy"), venv, seed=0, **TRAINING.get("hyperparams", {}))
+hyperparams = dict(TRAINING.get("hyperparams", {}))
+if "policy_kwargs" in hyperparams:  # torch classes are written by name ("torch.nn.ReLU")
+    hyperparams["policy_kwargs"] = {
+        k: getattr(torch.nn, v.rsplit(".", 1)[1])
+        if isinstance(v, str) and v.startswith("torch.nn.") else v
+        for k, v in hyperparams["policy_kwargs"].items()}
+model = algo(TRAINING.get("policy", "MlpPolicy"), venv, seed=0, **hyperparams)
 steps = int(sys.argv[1]) if len(sys.argv) > 1 else TRAINING.get("timesteps", 50_000)
 model.learn(total_timesteps=steps)
 evaluation = DummyVecEnv([lambda: gym.make(ENV_ID, **ENV_KWARGS)])  # the env's own reward

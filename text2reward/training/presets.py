@@ -204,6 +204,9 @@ def build_preset(spec, task=None, folder: Path | None = None) -> dict[str, Any]:
     """The training preset of ``spec`` (with ``task``'s overrides): from rl-zoo3 when the spec
     asks for it and the zoo has an entry, else the spec's own. Always a fresh dict."""
     preset = spec.training_preset(task)
+    if preset["hyperparams"].get("policy_kwargs"):  # "torch.nn.ReLU" in a spec: the class
+        preset["hyperparams"]["policy_kwargs"] = _torch_classes(
+            preset["hyperparams"]["policy_kwargs"])
     source = preset.pop("hyperparams_from", None)
     overrides = preset.pop("zoo_overrides", None) or {}
     preset["source"], preset["notes"] = "spec", []
