@@ -147,3 +147,25 @@ def test_with_the_budget_bandit_a_candidate_starts_from_the_paused_ones_transiti
     assert second["shared"]["files"] == 1 and 495 <= second["shared"]["transitions"] <= 500
     report = (out / "report.html").read_text()
     assert "r0 c1 started from" in report and "transitions of 1 earlier training" in report
+
+
+def test_the_recorder_keeps_the_latest_transitions_up_to_the_buffers_size(tmp_path):
+    from types import SimpleNamespace
+
+    stored = []
+    buffer = SimpleNamespace(buffer_size=3000, n_envs=1,
+                             add=lambda *args, **kwargs: stored.append(args[3]))
+    venv = SimpleNamespace()
+    recorder = experience.Recorder(SimpleNamespace(replay_buffer=buffer), venv,
+                                   tmp_path / experience.FILE)
+    assert venv.keep_transitions
+    for step in range(5000):  # more than the buffer holds, and than one part list
+        venv.last_transition = (np.full((1, 3), step), np.full((1, 3), step + 1),
+                                np.zeros((1, 1)))
+        buffer.add(None, None, None, step, np.array([step % 200 == 199]),
+                   [{"TimeLimit.truncated": step % 200 == 199}])
+    recorder.save()
+    assert len(stored) == 5000  # the buffer's own add still ran every time
+    kept = experience.load([tmp_path / experience.FILE])
+    assert len(kept) == 3000 and kept.rows[0, 0] == 2000 and kept.next_rows[-1, 0] == 5000
+    assert kept.dones.sum() == 15 and kept.timeouts.sum() == 15

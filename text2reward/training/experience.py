@@ -117,17 +117,24 @@ class Recorder:
         self.parts["timeouts"].append(np.array(
             [bool(info.get("TimeLimit.truncated", False)) for info in infos]))
         self.size += len(rows)
+        if len(self.parts["rows"]) >= 4096:  # one array per kind, not one per step
+            self._join()
 
-    def save(self) -> None:
-        """Write the transitions so far (the last ``limit``), atomically."""
-        if not self.size:
-            return
+    def _join(self) -> dict[str, np.ndarray]:
+        """The transitions so far (the last ``limit``), each kind as one array."""
         arrays = {}
         for key, parts in self.parts.items():
             joined = np.concatenate(parts)[-self.limit:]
             self.parts[key] = [joined]
             arrays[key] = joined
         self.size = len(arrays["rows"])
+        return arrays
+
+    def save(self) -> None:
+        """Write the transitions so far (the last ``limit``), atomically."""
+        if not self.size:
+            return
+        arrays = self._join()
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
