@@ -169,3 +169,17 @@ def test_the_recorder_keeps_the_latest_transitions_up_to_the_buffers_size(tmp_pa
     kept = experience.load([tmp_path / experience.FILE])
     assert len(kept) == 3000 and kept.rows[0, 0] == 2000 and kept.next_rows[-1, 0] == 5000
     assert kept.dones.sum() == 15 and kept.timeouts.sum() == 15
+
+
+def test_a_resumed_run_forgets_what_its_unfinished_trainings_had_collected(tmp_path):
+    from text2reward.search.resume import Restored
+    from text2reward.search.start import forget_unfinished_experience
+
+    for r, c in ((0, 0), (0, 1), (1, 0)):
+        folder = tmp_path / "rounds" / f"r{r:02d}" / f"c{c:02d}"
+        folder.mkdir(parents=True)
+        (folder / experience.FILE).write_bytes(b"x")
+    restored = Restored(records={0: {0: object()}})  # only r0 c0 finished
+    forget_unfinished_experience(tmp_path, restored)
+    left = sorted(p.parent.name + p.parent.parent.name for p in tmp_path.rglob(experience.FILE))
+    assert left == ["c00r00"]

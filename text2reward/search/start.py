@@ -9,6 +9,7 @@ key): bad input fails there with one clear line, so no half-written run folder i
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from text2reward.config import RunConfig
@@ -70,8 +71,21 @@ def search(config: RunConfig, setup: Setup, designer: Designer, store: RunStore,
     summary. ``interrupted`` is the flag a signal handler sets (see ``Stopping``)."""
     from text2reward.search.loop import Loop
 
+    if restored is not None:
+        forget_unfinished_experience(store.root, restored)
     loop = Loop(config, setup, designer, store, observe or (lambda e: None), reviewer)
     if interrupted is not None:
         loop.interrupted = interrupted
     return loop.run(restored)
 
+
+def forget_unfinished_experience(root: Path, restored: Restored) -> None:
+    """Remove the shared-experience files (training/experience.py) of trainings an earlier
+    process left unfinished: they are redone from the start, and a candidate that starts before
+    one of them is redone must not be given what it had collected."""
+    from text2reward.training.experience import FILE
+
+    for path in Path(root).glob(f"rounds/r*/c*/{FILE}"):
+        r, index = int(path.parent.parent.name[1:]), int(path.parent.name[1:])
+        if index not in restored.records.get(r, {}):
+            path.unlink(missing_ok=True)
