@@ -73,3 +73,14 @@ def test_bench_sizes_below_one_are_bad_input():
         proc = t2r("bench", *args)
         assert proc.returncode == 2, args
         assert proc.stderr.strip() == f"error: {message}"
+
+
+def test_benchmarks_train_with_the_envs_own_preset():
+    """HalfCheetah run's task preset (rl-zoo3's, one env) is not what the benchmarks compare
+    across commits: they use the env's (16 envs), with the task's env settings."""
+    from text2reward.bench import _preset
+    from text2reward.envs.spec import load_spec
+
+    preset = _preset(load_spec("HalfCheetah-v5"), "run", 100)
+    assert preset["n_envs"] == 16 and preset["timesteps"] == 100
+    assert "policy_kwargs" not in preset["hyperparams"]

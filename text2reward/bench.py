@@ -31,7 +31,12 @@ def _program_for(spec: EnvSpec) -> tuple[str, str | None]:
 
 
 def _preset(spec: EnvSpec, task: str | None, timesteps: int) -> dict[str, Any]:
-    preset = spec.training_preset(spec.tasks.get(task) if task else None)  # env_kwargs included
+    """The env's own training preset (not a task's: the benchmarks compare one configuration
+    across commits) with the task's env settings."""
+    from text2reward.training.presets import build_preset
+
+    preset = build_preset(spec)
+    preset["env_kwargs"] = spec.env_kwargs(spec.tasks.get(task) if task else None)
     preset["timesteps"] = timesteps
     preset["stop_when_solved"] = False  # every training runs its whole budget
     return preset
