@@ -54,7 +54,7 @@ def test_a_training_starts_from_another_rewards_transitions_relabelled_by_its_ow
 
     second, expert = _training(env_id, task, tmp_path / "b", "expert", 100, shared=shared,
                                record=True)
-    info = second.shared
+    info = second.sharing.info
     assert info["transitions"] == len(shared) and info["files"] == 1 and info["updates"] > 0
     paid = experience.relabel(expert, second.venv.schema, shared)
     np.testing.assert_allclose(second.model.replay_buffer.rewards[:n].reshape(-1), paid,
@@ -129,7 +129,7 @@ def test_without_shared_experience_and_with_on_policy_presets_nothing_is_kept(tm
     assert not list(out.rglob(experience.FILE))
 
 
-def test_with_the_budget_bandit_a_candidate_starts_from_the_paused_ones_transitions(tmp_path):
+def test_with_the_budget_bandit_candidates_learn_from_each_others_transitions(tmp_path):
     success = tmp_path / "never.py"  # nothing meets it: every candidate stalls at half budget
     success.write_text("THRESHOLD = 1.0\n\ndef score(episode):\n    return 0.0\n")
     out = tmp_path / "run"
@@ -142,11 +142,17 @@ def test_with_the_budget_bandit_a_candidate_starts_from_the_paused_ones_transiti
     assert moves[0]["from"] == 0 and moves[0]["to"] == 1 and moves[0]["pause"] == 0.5
     first = json.loads((out / "rounds" / "r00" / "c00" / "result.json").read_text())
     second = json.loads((out / "rounds" / "r00" / "c01" / "result.json").read_text())
-    assert "shared" not in first  # the first candidate had nobody's transitions
-    # the second started from the first's 500 (it paused at half its budget)
-    assert second["shared"]["files"] == 1 and 495 <= second["shared"]["transitions"] <= 500
+    # the second started from the first's 500 (it paused at half its budget) ...
+    start = second["shared"]["transitions"] - sum(
+        x["transitions"] for x in second["shared"].get("refreshes", []))
+    assert second["shared"]["files"] == 1 and 495 <= start <= 500
+    # ... and trained to its end (the first's scores were no better); the first, given the
+    # budget back at its pause, took the second's 1000 before going on
+    assert second["steps"] == 1000 and "refreshes" not in second["shared"]
+    assert first["shared"]["refreshes"] == [{"pause": 0.5, "transitions": 1000}]
+    assert first["shared"]["updates"] == 1000  # the preset's one update per env step
     report = (out / "report.html").read_text()
-    assert "r0 c1 started from" in report and "transitions of 1 earlier training" in report
+    assert "r0 c1 learned from" in report and "transitions of 1 other training" in report
 
 
 def test_the_recorder_keeps_the_latest_transitions_up_to_the_buffers_size(tmp_path):

@@ -210,7 +210,7 @@ def _allocation(run: Run) -> str:
 
 
 def _shared_experience(run: Run, preset: dict[str, Any]) -> str:
-    """Whether trainings started from earlier candidates' transitions, and which did."""
+    """Whether trainings learned from other candidates' transitions, and which did."""
     from text2reward.training.experience import learns_from_replay
 
     if not run.config.get("shared_experience", False):
@@ -222,16 +222,19 @@ def _shared_experience(run: Run, preset: dict[str, Any]) -> str:
         for c in rnd["candidates"]:
             r = c.get("round", rnd.get("round", 0))
             shared = run.result(r, c["index"]).get("shared")
-            if shared and "transitions" in shared:
-                given.append(f"r{r} c{c['index']} started from {shared['transitions']:,} "
-                             f"transitions of {shared['files']} earlier training(s), "
-                             f"{shared['updates']:,} gradient steps on them first")
+            if shared and shared.get("transitions"):
+                later = sum(x["transitions"] for x in shared.get("refreshes", []))
+                given.append(f"r{r} c{c['index']} learned from {shared['transitions']:,} "
+                             f"transitions of {shared['files']} other training(s)"
+                             + (f" ({later:,} of them collected while it waited)" if later
+                                else "")
+                             + f", {shared['updates']:,} gradient steps on them")
             elif shared:
                 given.append(f"r{r} c{c['index']} was given none: {shared.get('skipped')}")
     return ("on: each training starts from the transitions of the run's earlier trainings "
-            "(earlier rounds', and with the budget bandit this round's paused or ended ones), "
-            "paid by its own reward"
-            + (". " + "; ".join(given) if given else "; no training had any to start from"))
+            "(earlier rounds', and with the budget bandit this round's paused or ended ones, "
+            "and takes those collected while it waited), paid by its own reward"
+            + (". " + "; ".join(given) if given else "; no training had any to learn from"))
 
 
 def _feedback_section(run: Run) -> str:

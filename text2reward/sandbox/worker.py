@@ -93,8 +93,10 @@ def _run(job) -> dict[str, Any]:
         from text2reward.training import experience
 
         # other candidates' transitions, read before lock-down (their folders are not this one)
-        shared = experience.load(job.shared_experience) \
+        seen: dict[str, int] = {}
+        shared = experience.load(job.shared_experience, seen) \
             if job.shared_experience and experience.learns_from_replay(preset) else None
+        refresh = _experience_files(job) if job.experience_dir else None
     else:
         from text2reward.analysis.trajectories import load_episodes
         from text2reward.critic.runtime import runtime_check, trajectory_returns
@@ -128,11 +130,25 @@ def _run(job) -> dict[str, Any]:
     try:
         metrics = train(spec, program, scorer, preset, Path(job.out_dir), seed=job.seed,
                         init_policy=job.init_policy, device=device, emit=emit, shared=shared,
-                        record=job.record_experience)
+                        record=job.record_experience, refresh=refresh, seen=seen)
     except RewardFault as exc:
         return {"status": "failed", "reason": f"{TRAINING_FAULT}{exc}", **sandbox}
     return {"status": "trained", "threshold": scorer.threshold, "score_kind": scorer.kind,
             "metric": scorer.metric, **metrics, **sandbox}
+
+
+def _experience_files(job):
+    """The experience files of the other trainings in ``job.experience_dir``, oldest first
+    (read-only access, which the locked-down worker keeps)."""
+    from text2reward.training.experience import FILE
+
+    own = Path(job.out_dir).resolve()
+
+    def files() -> list[str]:
+        found = sorted(Path(job.experience_dir).glob(f"r*/c*/{FILE}"))
+        return [str(p) for p in found if p.parent.resolve() != own]
+
+    return files
 
 
 def _ready_device(requested: str, preset: dict[str, Any]) -> str:

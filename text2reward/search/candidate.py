@@ -122,10 +122,13 @@ class CandidatePipeline:
         job.stop_when_solved = p.config.early_stop
         job.pause_at = p.stopping.pauses
         job.timeout_s *= p.stopping.patience_factor
-        if getattr(p.config, "shared_experience", False):
+        if getattr(p.config, "shared_experience", False) \
+                and getattr(p.config, "executor", "local") == "local":  # files in the run folder
             job.record_experience = True
             job.shared_experience = shared_experience(p.store.root, record.at,
                                                       p.stopping.bandit)
+            if p.stopping.bandit:  # one training at a time: what the others wrote is fixed
+                job.experience_dir = str(p.store.root / "rounds")
         if inputs.warm is not None:
             record.warm_start_from, job.init_policy = inputs.warm
 

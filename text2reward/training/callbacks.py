@@ -36,11 +36,13 @@ class SnapshotCallback(BaseCallback):
     def __init__(self, env: RewardVecEnv, total: int, threshold: float | None, emit: Emit,
                  stop_file: Path | None = None, stop_when_solved: bool = False,
                  pauses: tuple[float, ...] = (), on_start: Callable[[], None] | None = None,
-                 before_pause: Callable[[], None] | None = None) -> None:
+                 before_pause: Callable[[], None] | None = None,
+                 after_pause: Callable[[float], None] | None = None) -> None:
         super().__init__()
         # on_start: run once learning has begun (the env reset), before the first step;
-        # before_pause: run at each pause before it is reported (the run may act on it)
-        self.on_start, self.before_pause = on_start, before_pause
+        # before_pause: run at each pause before it is reported (the run may act on it);
+        # after_pause: run after a pause's decision to go on
+        self.on_start, self.before_pause, self.after_pause = on_start, before_pause, after_pause
         self.env, self.total, self.threshold, self.emit = env, total, threshold, emit
         self.stop_file, self.stop_when_solved = stop_file, stop_when_solved
         self.snapshots: list[dict[str, Any]] = []
@@ -123,6 +125,8 @@ class SnapshotCallback(BaseCallback):
         if decision != "go":
             self.stopped = decision
             return False
+        if self.after_pause is not None:
+            self.after_pause(pause)
         return True
 
     def _since_last_pause(self, least: int = 5) -> list:

@@ -10,7 +10,9 @@ them to its folder as ``experience.npz`` at each pause and at its end. A later c
 the same run is given those files: its reward relabels every transition in batched calls, the
 transitions fill its replay buffer, its policy takes the gradient steps it would have taken
 on them (the preset's updates per env step, up to one budget's worth), and only then does it
-collect experience of its own. The env steps of a search then approach one training's.
+collect experience of its own. Where trainings run one at a time (the budget bandit), a
+training that waited while others trained takes what they collected when it goes on. The env
+steps of a search then approach one training's.
 
 The files are written by sandboxed workers and read as plain arrays (no pickle), checked for
 shape and finiteness before use.
@@ -63,15 +65,20 @@ class Experience:
         return Experience(*(getattr(self, k)[-n:] for k in _ARRAYS), sources=self.sources)
 
 
-def load(paths: Sequence[str | Path]) -> Experience | None:
+def load(paths: Sequence[str | Path], seen: dict[str, int] | None = None) -> Experience | None:
     """The transitions of ``paths`` (experience files of other trainings), oldest file first;
-    files that are missing, unreadable or inconsistent are left out. None when none is left."""
+    files that are missing, unreadable or inconsistent are left out. With ``seen`` (a file's
+    path -> how many transitions it had recorded when it was last read, updated here), only
+    those recorded since. None when none is left."""
     parts = []
-    for path in paths:
+    for path in map(str, paths):
         try:
             with np.load(path, allow_pickle=False) as data:
+                recorded = int(data["recorded"]) if "recorded" in data else None
+                if seen is not None and recorded is not None and recorded <= seen.get(path, 0):
+                    continue  # nothing new: the arrays are not read
                 arrays = {k: np.asarray(data[k]) for k in _ARRAYS}
-        except (OSError, KeyError, ValueError):
+        except (OSError, KeyError, ValueError, TypeError):
             continue
         n = len(arrays["rows"])
         if n == 0 or arrays["rows"].ndim != 2 or arrays["next_rows"].shape != arrays["rows"].shape \
@@ -81,6 +88,11 @@ def load(paths: Sequence[str | Path]) -> Experience | None:
         if parts and (arrays["rows"].shape[1] != parts[0]["rows"].shape[1]
                       or arrays["actions"].shape[1:] != parts[0]["actions"].shape[1:]):
             continue
+        if seen is not None:
+            recorded = n if recorded is None else recorded
+            new = min(recorded - seen.get(path, 0), n)
+            arrays = {k: v[n - new:] for k, v in arrays.items()}
+            seen[path] = recorded
         parts.append(arrays)
     if not parts:
         return None
@@ -98,6 +110,7 @@ class Recorder:
         self.limit = int(model.replay_buffer.buffer_size * model.replay_buffer.n_envs)
         self.parts: dict[str, list[np.ndarray]] = {k: [] for k in _ARRAYS}
         self.size = 0
+        self.recorded = 0  # transitions recorded in all (the file keeps the last ``limit``)
         venv.keep_transitions = True
         buffer = model.replay_buffer
         add = buffer.add
@@ -117,6 +130,7 @@ class Recorder:
         self.parts["timeouts"].append(np.array(
             [bool(info.get("TimeLimit.truncated", False)) for info in infos]))
         self.size += len(rows)
+        self.recorded += len(rows)
         if len(self.parts["rows"]) >= 4096:  # one array per kind, not one per step
             self._join()
 
@@ -137,7 +151,7 @@ class Recorder:
         arrays = self._join()
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, recorded=np.int64(self.recorded), **arrays)
         os.replace(tmp, self.path)
 
 
@@ -169,24 +183,86 @@ def updates_per_step(model) -> float:
     return 1.0 if gradient_steps < 0 else gradient_steps / max(steps, 1)
 
 
-def prefill(model, venv, program, experience: Experience, budget: int) -> dict[str, Any]:
-    """Fill ``model``'s (empty) replay buffer with ``experience`` paid by ``program`` and take
-    the gradient steps the preset would have taken on it (up to ``budget`` env steps' worth).
-    Called at the start of learning, when the env's state layout is known. What was shared,
-    for the training's result; {"skipped": why} when it could not be."""
+class Sharing:
+    """What a training takes of the run's shared experience: the transitions it is given at
+    its start and, where trainings run one at a time (the budget bandit), those the others
+    collected while it waited, read at each pause (``refresh``: the files to read then).
+
+    Each batch is paid by the training's program, put into its replay buffer, and followed by
+    the gradient steps the preset would have taken on it (its updates per env step, up to
+    ``budget`` env steps' worth in all)."""
+
+    def __init__(self, model, venv, program, budget: int, start: Experience | None,
+                 refresh=None, seen: dict[str, int] | None = None):
+        self.model, self.venv, self.program, self.budget = model, venv, program, budget
+        self.start, self.refresh, self.seen = start, refresh, seen if seen is not None else {}
+        self.info: dict[str, Any] = {"transitions": 0, "files": 0, "updates": 0}
+        self.files: set[str] = set(self.seen)  # the files it took transitions from
+        # files given without their paths (``seen`` not passed) count by their number
+        self.unnamed = start.sources if start is not None and not self.files else 0
+        self.updates_left = None  # set at the start, once the model's update rate is known
+
+    def on_start(self) -> None:
+        """At the start of learning, when the env's state layout is known."""
+        self.updates_left = int(round(updates_per_step(self.model) * self.budget))
+        if self.start is not None:
+            self._take(self.start)
+            self.start = None
+        self.info["files"] = len(self.files) + self.unnamed
+
+    def on_pause(self, pause: float) -> None:
+        """After a pause's decision to go on: what the others added since."""
+        if self.refresh is None:
+            return
+        before = dict(self.seen)
+        experience = load(self.refresh(), self.seen)
+        if experience is None:
+            return
+        taken = self._take(experience)
+        if taken:
+            self.files.update(k for k, v in self.seen.items() if before.get(k) != v)
+            self.info["files"] = len(self.files) + self.unnamed
+            self.info.setdefault("refreshes", []).append({"pause": pause, "transitions": taken})
+
+    def _take(self, experience: Experience) -> int:
+        """Put ``experience`` into the replay buffer and learn from it; how many were taken."""
+        buffer, venv = self.model.replay_buffer, self.venv
+        width = venv.layout.size
+        if experience.rows.shape[1] != width:
+            self.info["skipped"] = (f"the shared transitions have {experience.rows.shape[1]} "
+                                    f"columns, this env's state rows {width}")
+            return 0
+        if getattr(buffer, "optimize_memory_usage", False):
+            self.info["skipped"] = "the replay buffer keeps no next observations"
+            return 0
+        n_envs = buffer.n_envs
+        slots = min(len(experience) // n_envs, buffer.buffer_size)
+        if slots == 0:
+            return 0
+        exp = experience.last(slots * n_envs)
+        rewards = relabel(self.program, venv.schema, exp)
+        _put(self.model, venv, exp, rewards, slots)
+        taken = slots * n_envs
+        updates = min(int(round(updates_per_step(self.model) * taken)), self.updates_left or 0)
+        if updates and buffer.size() * n_envs >= self.model.batch_size:
+            self.model.train(gradient_steps=updates, batch_size=self.model.batch_size)
+            self.updates_left -= updates
+        else:
+            updates = 0
+        self.model.learning_starts = 0  # its policy acts from here on: it has learned already
+        self.info["transitions"] += taken
+        self.info["updates"] += updates
+        self.info["reward_mean"] = float(rewards.mean())
+        return taken
+
+
+def _put(model, venv, exp: Experience, rewards: np.ndarray, slots: int) -> None:
+    """Write ``slots`` vector steps of transitions into the replay buffer after its newest."""
+    from gymnasium import spaces
+
     buffer = model.replay_buffer
-    width = venv.layout.size
-    if experience.rows.shape[1] != width:
-        return {"skipped": f"the shared transitions have {experience.rows.shape[1]} columns, "
-                           f"this env's state rows {width}"}
-    if getattr(buffer, "optimize_memory_usage", False):
-        return {"skipped": "the replay buffer keeps no next observations"}
-    n_envs = buffer.n_envs
-    slots = min(len(experience) // n_envs, buffer.buffer_size)
-    if slots == 0:
-        return {"skipped": "too few transitions"}
-    exp = experience.last(slots * n_envs)
-    rewards = relabel(program, venv.schema, exp)
+    n_envs, size = buffer.n_envs, buffer.buffer_size
+    at = (buffer.pos + np.arange(slots)) % size
 
     def per_env(array: np.ndarray) -> np.ndarray:
         return array.reshape(slots, n_envs, *array.shape[1:])
@@ -197,25 +273,16 @@ def prefill(model, venv, program, experience: Experience, budget: int) -> dict[s
         obs = venv.layout.obs.unflatten(rows[:, :obs_width].astype(np.float64))
         if isinstance(target, dict):
             for key, array in target.items():
-                array[:slots] = per_env(obs[key]).reshape(array[:slots].shape)
+                array[at] = per_env(obs[key]).reshape(array[at].shape)
         else:
-            target[:slots] = per_env(obs).reshape(target[:slots].shape)
+            target[at] = per_env(obs).reshape(target[at].shape)
     actions = exp.actions
-    from gymnasium import spaces
-
     if isinstance(model.action_space, spaces.Box):  # the buffer keeps them scaled to [-1, 1]
         actions = model.policy.scale_action(actions.astype(np.float64))
-    buffer.actions[:slots] = per_env(actions).reshape(buffer.actions[:slots].shape)
-    buffer.rewards[:slots] = per_env(rewards)
-    buffer.dones[:slots] = per_env(exp.dones)
+    buffer.actions[at] = per_env(actions).reshape(buffer.actions[at].shape)
+    buffer.rewards[at] = per_env(rewards)
+    buffer.dones[at] = per_env(exp.dones)
     if hasattr(buffer, "timeouts"):
-        buffer.timeouts[:slots] = per_env(exp.timeouts)
-    buffer.pos = slots % buffer.buffer_size
-    buffer.full = slots == buffer.buffer_size
-    shared = slots * n_envs
-    updates = int(round(updates_per_step(model) * min(shared, budget)))
-    if updates and shared >= model.batch_size:
-        model.train(gradient_steps=updates, batch_size=model.batch_size)
-    model.learning_starts = 0  # its policy acts from the first step: it has learned already
-    return {"transitions": shared, "files": experience.sources, "updates": updates,
-            "reward_mean": float(rewards.mean())}
+        buffer.timeouts[at] = per_env(exp.timeouts)
+    buffer.full = buffer.full or buffer.pos + slots >= size
+    buffer.pos = int((buffer.pos + slots) % size)

@@ -230,7 +230,7 @@ class Training:
     callback: Any
     total: int
     recorder: experience.Recorder | None = None  # keeps its transitions for later candidates
-    shared: dict[str, Any] | None = None  # what it was given of earlier candidates' ones
+    sharing: experience.Sharing | None = None  # what it takes of the other candidates' ones
 
 
 def prepare(
@@ -245,12 +245,16 @@ def prepare(
     init_policy: str | None = None,
     shared: experience.Experience | None = None,
     record: bool = False,
+    refresh: Callable[[], list[str]] | None = None,
+    seen: dict[str, int] | None = None,
 ) -> Training:
     """Everything train() runs, made: ``model.learn(total, callback=callback)`` trains.
 
-    For a preset that learns from a replay buffer, ``shared``: earlier trainings' transitions
-    to start from (relabelled by ``program``); ``record``: keep this training's own in
-    ``out_dir/experience.npz`` for later ones (see training/experience.py)."""
+    For a preset that learns from a replay buffer (see training/experience.py): ``shared``,
+    other trainings' transitions to start from (relabelled by ``program``; ``seen``: how many
+    each file had then); ``refresh``, the files to read again after each pause for what the
+    others collected since; ``record``, keep this training's own in
+    ``out_dir/experience.npz`` for the others."""
     import torch
 
     torch.set_num_threads(1)
@@ -269,14 +273,13 @@ def prepare(
             stats.restore(policy_env)
     run = Training(venv, model, None, total)
     hooks: dict[str, Any] = {}
-    if (record or shared is not None) and experience.learns_from_replay(preset):
+    if experience.learns_from_replay(preset):
         if record:
             run.recorder = experience.Recorder(model, venv, out_dir / experience.FILE)
             hooks["before_pause"] = run.recorder.save
-        if shared is not None:
-            def start() -> None:
-                run.shared = experience.prefill(model, venv, program, shared, total)
-            hooks["on_start"] = start
+        if shared is not None or refresh is not None:
+            run.sharing = experience.Sharing(model, venv, program, total, shared, refresh, seen)
+            hooks.update(on_start=run.sharing.on_start, after_pause=run.sharing.on_pause)
     run.callback = _make_callback(venv, total, scorer.threshold, emit, out_dir / STOP_FILE,
                                   bool(preset.get("stop_when_solved", False)),
                                   tuple(preset.get("pause_at") or ()), **hooks)
@@ -303,13 +306,15 @@ def train(
     init_policy: str | None = None,
     shared: experience.Experience | None = None,
     record: bool = False,
+    refresh: Callable[[], list[str]] | None = None,
+    seen: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Train a policy with ``program`` as the reward, save it, and return its metrics.
 
     ``init_policy``: a policy saved by an earlier training of the same env and preset to start
     from (its weights and optimiser state; the reward and everything else are this one's)."""
     run = prepare(spec, program, scorer, preset, out_dir, seed, device, emit, init_policy,
-                  shared, record)
+                  shared, record, refresh, seen)
     venv, model, callback, total = run.venv, run.model, run.callback, run.total
     start = time.perf_counter()
     model.learn(total_timesteps=total, callback=callback)
@@ -336,5 +341,6 @@ def train(
         "budget": total,
         "policy": "policy.zip",
         "warm_start": init_policy is not None,
-        **({"shared": run.shared} if run.shared is not None else {}),
+        **({"shared": run.sharing.info} if run.sharing is not None
+           and (run.sharing.info["transitions"] or "skipped" in run.sharing.info) else {}),
     }
