@@ -163,11 +163,6 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def algo_class(name: str, backend: str = "sb3"):
-    """The algorithm class called ``name`` of ``backend`` (see training/backends.py)."""
-    return backends.algo_class(name, backend)
-
-
 def _make_callback(env: RewardVecEnv, total: int, threshold: float | None, emit: Emit,
                    stop_file: Path | None = None, stop_when_solved: bool = False,
                    pauses: tuple[float, ...] = (), **hooks):
@@ -197,7 +192,7 @@ def build_model(preset: dict[str, Any], venv, seed: int, device: str, out_dir: P
     tensorboard = _tensorboard_dir(out_dir)
     if backends.backend_of(preset) == "sbx":
         backends.prepare_jax(device)
-    algo = algo_class(preset.get("algo", "PPO"), backends.backend_of(preset))
+    algo = backends.algo_class(preset.get("algo", "PPO"), backends.backend_of(preset))
     model = algo(preset.get("policy", "MlpPolicy"), venv, seed=seed, device=device, verbose=0,
                  tensorboard_log=tensorboard, **preset.get("hyperparams", {}))
     if tensorboard is None:
