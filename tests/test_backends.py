@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from test_cli import t2r
+from test_experience import two_rounds
 
 from text2reward.config import check_backend
 from text2reward.errors import ConfigError
@@ -57,12 +58,8 @@ def test_an_sbx_training_in_the_sandbox_saves_a_policy_that_is_read_back_without
 
 def test_an_sbx_search_shares_experience_and_renders_its_best(tmp_path):
     out = tmp_path / "run"
-    proc = t2r("run", "--env", "Pendulum-v1", "--task", "swing_up", "--model", "offline",
-               "--samples", "1", "--rounds", "2", "--timesteps", "600", "--keep-going",
-               "--backend", "sbx", "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
+    _, second = two_rounds(out, 600, "--backend", "sbx")
     assert json.loads((out / "config.json").read_text())["backend"] == "sbx"
-    second = json.loads((out / "rounds" / "r01" / "c00" / "result.json").read_text())
     assert second["shared"]["files"] == 1 and second["shared"]["transitions"] >= 590
     summary = json.loads((out / "summary.json").read_text())
     best = summary["best"]

@@ -97,14 +97,20 @@ def test_a_reward_that_fails_on_the_shared_transitions_is_the_programs_fault(tmp
         experience.relabel(bad, schema, shared)
 
 
+def two_rounds(out: Path, timesteps: int, *extra: str) -> tuple[dict, dict]:
+    """A Pendulum (SAC) run of one candidate per round, two rounds, side by side (so a round
+    is given only earlier rounds' transitions); the two trainings' results."""
+    proc = t2r("run", "--env", "Pendulum-v1", "--task", "swing_up", "--model", "offline",
+               "--samples", "1", "--rounds", "2", "--timesteps", str(timesteps),
+               "--keep-going", *extra, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return tuple(json.loads((out / "rounds" / f"r{r:02d}" / "c00" / "result.json").read_text())
+                 for r in (0, 1))
+
+
 def test_a_search_gives_later_rounds_the_earlier_transitions(tmp_path):
     out = tmp_path / "run"
-    proc = t2r("run", "--env", "Pendulum-v1", "--task", "swing_up", "--model", "offline",
-               "--samples", "1", "--rounds", "2", "--timesteps", "600", "--keep-going",
-               "--no-render", "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
-    first = json.loads((out / "rounds" / "r00" / "c00" / "result.json").read_text())
-    second = json.loads((out / "rounds" / "r01" / "c00" / "result.json").read_text())
+    first, second = two_rounds(out, 600, "--no-render")
     assert "shared" not in first
     assert second["shared"]["files"] == 1 and second["shared"]["transitions"] >= 590
     assert (out / "rounds" / "r01" / "c00" / experience.FILE).is_file()
@@ -112,12 +118,8 @@ def test_a_search_gives_later_rounds_the_earlier_transitions(tmp_path):
 
 def test_without_shared_experience_and_with_on_policy_presets_nothing_is_kept(tmp_path):
     out = tmp_path / "run"
-    proc = t2r("run", "--env", "Pendulum-v1", "--task", "swing_up", "--model", "offline",
-               "--samples", "1", "--rounds", "2", "--timesteps", "400", "--keep-going",
-               "--no-shared-experience", "--no-render", "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
+    _, second = two_rounds(out, 400, "--no-shared-experience", "--no-render")
     assert not list(out.rglob(experience.FILE))
-    second = json.loads((out / "rounds" / "r01" / "c00" / "result.json").read_text())
     assert "shared" not in second
     assert json.loads((out / "config.json").read_text())["shared_experience"] is False
     # PPO (CartPole's preset) learns from no replay buffer: nothing is kept or shared

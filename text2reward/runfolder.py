@@ -26,6 +26,15 @@ def candidate_path(root: Path, r: int, index: int) -> Path:
     return Path(root) / "rounds" / f"r{r:02d}" / f"c{index:02d}"
 
 
+def candidate_files(root: Path, name: str) -> list[tuple[tuple[int, int], Path]]:
+    """Each candidate's file ``name`` in the run folder ``root`` that exists, as
+    ((round, index), path), in candidate order."""
+    found = []
+    for path in Path(root).glob(f"rounds/r*/c*/{name}"):
+        found.append(((int(path.parent.parent.name[1:]), int(path.parent.name[1:])), path))
+    return sorted(found)
+
+
 def candidate_label(r: int, index: int) -> str:
     """A candidate's short name, as its folder is named (``r01/c03``)."""
     return f"r{r:02d}/c{index:02d}"

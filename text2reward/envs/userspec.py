@@ -23,6 +23,7 @@ import yaml
 from text2reward.envs.model import EnvSpec, load_module
 from text2reward.envs.spec import check_env_id, parse_spec, use_spec
 from text2reward.errors import UsageError
+from text2reward.training import backends
 
 TOP = ("id", "module", "requires", "summary", "action", "features", "conventions",
        "termination", "termination_when", "make_kwargs", "training", "tasks")
@@ -32,7 +33,7 @@ SUCCESS = ("metric", "threshold")
 TRAINING = ("algo", "backend", "timesteps", "n_envs", "eval_episodes", "normalize", "policy",
             "hyperparams", "hyperparams_from", "zoo_overrides")
 FAMILY = ("components", "params", "combine")
-ALGOS = ("PPO", "A2C", "SAC", "TD3", "DQN", "TQC", "CROSSQ", "TRPO", "DDPG")
+ALGOS = tuple(dict.fromkeys(a.upper() for a in (*backends.ALGOS, *backends.SBX_ALGOS)))
 RESERVED = ("obs",)  # attributes of `state` that are not features
 
 
@@ -185,8 +186,9 @@ def _check_training(where: str, raw: Any) -> list[str]:
     out = _unknown(where, raw, TRAINING)
     if "algo" in raw and str(raw["algo"]).upper() not in ALGOS:
         out.append(f"{where}algo {raw['algo']!r} is not one of {', '.join(ALGOS)}")
-    if "backend" in raw and raw["backend"] not in ("sb3", "sbx"):
-        out.append(f"{where}backend {raw['backend']!r} is not one of sb3, sbx")
+    if "backend" in raw and raw["backend"] not in backends.BACKENDS:
+        out.append(f"{where}backend {raw['backend']!r} is not one of "
+                   f"{', '.join(backends.BACKENDS)}")
     for key in ("timesteps", "n_envs", "eval_episodes"):
         if key in raw and not (_is_int(raw[key]) and raw[key] > 0):
             out.append(f"{where}{key} must be a positive whole number, got {raw[key]!r}")

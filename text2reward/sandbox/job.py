@@ -49,8 +49,8 @@ class Job:
     # keep this training's transitions in its folder, and start from those of these files.
     record_experience: bool = False
     shared_experience: list[str] = field(default_factory=list)
-    # ... and after each pause, what the trainings in this folder (the run's rounds) added
-    # since: where trainings run one at a time (the budget bandit), so what they wrote is fixed
+    # ... and after each pause, what the other trainings of this run folder added since: where
+    # trainings run one at a time (the budget bandit), so what they wrote is fixed
     experience_dir: str | None = None
     env_kwargs: dict[str, Any] = field(default_factory=dict)  # the run's gym.make settings,
     # on top of the preset's (the spec's and the task's)

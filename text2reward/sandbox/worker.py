@@ -138,15 +138,16 @@ def _run(job) -> dict[str, Any]:
 
 
 def _experience_files(job):
-    """The experience files of the other trainings in ``job.experience_dir``, oldest first
-    (read-only access, which the locked-down worker keeps)."""
+    """The experience files of the other trainings of the run in ``job.experience_dir``, in
+    candidate order (read-only access, which the locked-down worker keeps)."""
+    from text2reward.runfolder import candidate_files
     from text2reward.training.experience import FILE
 
     own = Path(job.out_dir).resolve()
 
     def files() -> list[str]:
-        found = sorted(Path(job.experience_dir).glob(f"r*/c*/{FILE}"))
-        return [str(p) for p in found if p.parent.resolve() != own]
+        return [str(path) for _, path in candidate_files(job.experience_dir, FILE)
+                if path.parent.resolve() != own]
 
     return files
 

@@ -18,6 +18,7 @@ from text2reward.critic.static import check_source
 from text2reward.designer import Candidate, DesignContext, Designer
 from text2reward.envs.model import EnvSpec, Task
 from text2reward.program import code_hash
+from text2reward.runfolder import candidate_files
 from text2reward.sandbox import Executor, Job
 from text2reward.search.dedupe import Seen
 from text2reward.search.records import CandidateRecord, CheckVerdict, TrainingResult
@@ -128,7 +129,7 @@ class CandidatePipeline:
             job.shared_experience = shared_experience(p.store.root, record.at,
                                                       p.stopping.bandit)
             if p.stopping.bandit:  # one training at a time: what the others wrote is fixed
-                job.experience_dir = str(p.store.root / "rounds")
+                job.experience_dir = str(p.store.root)
         if inputs.warm is not None:
             record.warm_start_from, job.init_policy = inputs.warm
 
@@ -254,12 +255,8 @@ def shared_experience(root: Path, at: tuple[int, int], this_round: bool) -> list
     training starting now is given: every earlier round's and, when trainings run one at a
     time (the budget bandit: the round's others are paused or ended, so what they wrote is
     fixed), this round's too. Oldest first, so a seed gives the same files."""
-    found = []
-    for path in sorted((Path(root) / "rounds").glob(f"r*/c*/{EXPERIENCE_FILE}")):
-        where = (int(path.parent.parent.name[1:]), int(path.parent.name[1:]))
-        if where != tuple(at) and (where[0] < at[0] or (this_round and where[0] == at[0])):
-            found.append(str(path))
-    return found
+    return [str(path) for where, path in candidate_files(root, EXPERIENCE_FILE)
+            if where != tuple(at) and (where[0] < at[0] or (this_round and where[0] == at[0]))]
 
 
 def _repeated(cand: Candidate, attempts: list[CheckVerdict]) -> CheckVerdict | None:

@@ -83,9 +83,9 @@ def forget_unfinished_experience(root: Path, restored: Restored) -> None:
     """Remove the shared-experience files (training/experience.py) of trainings an earlier
     process left unfinished: they are redone from the start, and a candidate that starts before
     one of them is redone must not be given what it had collected."""
+    from text2reward.runfolder import candidate_files
     from text2reward.training.experience import FILE
 
-    for path in Path(root).glob(f"rounds/r*/c*/{FILE}"):
-        r, index = int(path.parent.parent.name[1:]), int(path.parent.name[1:])
+    for (r, index), path in candidate_files(root, FILE):
         if index not in restored.records.get(r, {}):
             path.unlink(missing_ok=True)
