@@ -165,6 +165,8 @@ class CandidatePipeline:
         folder = p.store.candidate_dir(ctx.round, record.index)
         rel = folder.relative_to(p.store.root)
         for attempt in range(p.config.repairs + 1):
+            if p.stopping.stopping:  # interrupted: its workers were killed, start no other
+                return None
             self._status(record, "checking" if attempt == 0 else f"repair {attempt}")
             verdict = (_repeated(cand, record.attempts)
                        or self.verdict(cand, folder, f"attempt{attempt}.py", pool_path))

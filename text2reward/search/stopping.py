@@ -103,7 +103,7 @@ class Stopping:
             if (decision := self._gate(at)[1][0]) != "go":
                 return decision
         with self._lock:
-            reason = self.skip_reason()
+            reason = "interrupted" if self.stopping else self.skip_reason()
             if reason is None:
                 self.running[at] = folder
         return reason
