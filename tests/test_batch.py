@@ -1,5 +1,5 @@
 """`text2reward batch`: sparse, expert and designed rewards over a suite, a results table, and
-a second invocation on the same folder that retrains nothing."""
+a second invocation on the same folder that retrains nothing but failed trainings."""
 
 import csv
 import json
@@ -40,6 +40,16 @@ def test_cartpole_suite_writes_tables_and_resumes_without_retraining(tmp_path):
     again = t2r(*args)
     assert again.returncode == 0, again.stderr
     assert (out / "results.jsonl").read_text() == before  # nothing retrained
+
+    # a training that failed (a crash, or killed past its time limit) is tried again
+    failed = {**rows[0], "status": "failed", "score": None, "reason": "killed"}
+    with open(out / "results.jsonl", "a") as fh:
+        fh.write(json.dumps(failed) + "\n")
+    third = t2r(*args)
+    assert third.returncode == 0, third.stderr
+    added = (out / "results.jsonl").read_text().splitlines()[len(rows) + 1:]
+    assert [(json.loads(r)["task"], json.loads(r)["method"], json.loads(r)["status"])
+            for r in added] == [(rows[0]["task"], rows[0]["method"], "trained")]
 
 
 def test_normalised_score_and_its_notes():

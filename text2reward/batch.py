@@ -28,6 +28,7 @@ from text2reward.paths import data_dir
 from text2reward.sandbox.job import Job
 from text2reward.sandbox.local import run_job
 from text2reward.store import atomic_write
+from text2reward.training.presets import time_limit
 
 METHODS = ("sparse", "expert", "designed")
 Log = Callable[[str], None]
@@ -103,7 +104,11 @@ class Batch:
                     row = json.loads(line)
                 except json.JSONDecodeError:
                     continue  # a line torn by a crash: that training is redone
-                done[(row["task"], row["method"], row["seed"])] = row
+                key = (row["task"], row["method"], row["seed"])
+                if row.get("status") == "failed":  # a crash or a kill: resuming tries again
+                    done.pop(key, None)
+                else:
+                    done[key] = row
         return done
 
     def _record(self, row: dict[str, Any]) -> None:
@@ -145,7 +150,9 @@ class Batch:
                     continue
                 folder = self.root / task.key.replace(":", "-") / f"{method}-s{seed}"
                 job = Job("train", task.env_id, str(program), str(folder), task=task.name,
-                          timesteps=self.config.timesteps, seed=seed)
+                          timesteps=self.config.timesteps, seed=seed,
+                          timeout_s=time_limit(load_spec(task.env_id), task,
+                                               self.config.timesteps))
                 futures.append((task, method, seed, pool.submit(run_job, job)))
         for task, method, seed, future in futures:
             result = future.result()

@@ -592,6 +592,7 @@ def train(env_id, reward_file, task, timesteps, seed, success, out, device, as_j
     from text2reward.sandbox.job import Job
     from text2reward.sandbox.local import run_job
     from text2reward.store import atomic_write, slugify
+    from text2reward.training.presets import time_limit
     from text2reward.training.scoring import load_scorer
 
     if timesteps is not None and timesteps <= 0:
@@ -617,7 +618,8 @@ def train(env_id, reward_file, task, timesteps, seed, success, out, device, as_j
     atomic_write(folder / "program.py", source)
     job = Job("train", env_id, str(folder / "program.py"), str(folder),
               task=task_obj.name if task_obj else None, success_path=success,
-              timesteps=timesteps, seed=seed, device=device, env_kwargs=extra, backend=backend)
+              timesteps=timesteps, seed=seed, device=device, env_kwargs=extra, backend=backend,
+              timeout_s=time_limit(spec, task_obj, timesteps))
     checked = run_job(dataclasses.replace(job, kind="check", timeout_s=60.0))  # the critic
     if checked.get("status") != "accepted":  # first, so no training is spent on a bad program
         why = "; ".join(checked.get("findings") or []) or checked.get("reason") or "rejected"

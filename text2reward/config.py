@@ -75,8 +75,9 @@ class RunConfig:
     llm_analysis: bool = False
     """Ask the LLM for a written analysis of the best program's training, appended to the
     feedback (costs one request per new best)."""
-    train_timeout_s: float = 1800.0
-    """Seconds before a training worker is killed."""
+    train_timeout_s: float | None = None
+    """Seconds before a training worker is taken for hung and killed; None: derived from the
+    training's budget (training/presets.py ``time_limit``)."""
     device: str = "auto"
     """Torch device for training: auto, cpu or cuda."""
     backend: str | None = None
@@ -131,7 +132,7 @@ class RunConfig:
         if self.repairs < 0:
             raise ConfigError(f"--repairs must be 0 or more, got {self.repairs}")
         for name in ("llm_timeout_s", "train_timeout_s", "max_tokens"):
-            if getattr(self, name) <= 0:
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if self.history < 1:
             raise ConfigError(f"--history must be at least 1, got {self.history}")

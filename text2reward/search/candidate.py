@@ -26,6 +26,7 @@ from text2reward.search.stopping import Stopping
 from text2reward.search.usage import Usage
 from text2reward.store import RunStore
 from text2reward.training.experience import FILE as EXPERIENCE_FILE
+from text2reward.training.presets import time_limit
 
 Observer = Callable[[dict[str, Any]], None]
 
@@ -248,7 +249,8 @@ def job_for(config, setup: Setup, kind: str, folder: Path, program: str | None =
                out_dir=str(folder), task=setup.task.name if setup.task else None,
                success_path=c.success, timesteps=c.timesteps, seed=c.seed, device=c.device,
                backend=getattr(c, "backend", None),
-               timeout_s=c.train_timeout_s if kind == "train" else 60.0,
+               timeout_s=(c.train_timeout_s or time_limit(setup.spec, setup.task, c.timesteps))
+               if kind == "train" else 60.0,
                env_kwargs=dict(getattr(c, "env_kwargs", None) or {}))
 
 

@@ -238,6 +238,21 @@ def build_preset(spec, task=None, folder: Path | None = None) -> dict[str, Any]:
     return preset
 
 
+# -- how long a training may take --------------------------------------------------------------
+BASE_TIME_LIMIT_S = 1800.0
+SLOWEST_STEPS_PER_S = 100.0
+"""The slowest training a default time limit allows for. One loaded core runs a one-env MuJoCo
+preset at about 500 env steps per second (HalfCheetah run's 1M steps took 1,934 s), so the
+limit only catches a hung worker, never a slow one."""
+
+
+def time_limit(spec, task=None, timesteps: int | None = None) -> float:
+    """Seconds before a training of ``spec``'s preset (``timesteps`` env steps, or the preset's
+    budget) is taken for hung and killed: 30 minutes plus one second per 100 env steps."""
+    budget = timesteps or spec.training_preset(task).get("timesteps") or 0
+    return BASE_TIME_LIMIT_S + float(budget) / SLOWEST_STEPS_PER_S
+
+
 # -- the preset a policy was trained with -------------------------------------------------------
 def trained_preset(folder: Path) -> dict[str, Any] | None:
     """The preset the policy in ``folder`` was trained with (its ``preset.json``, torch classes
