@@ -184,3 +184,17 @@ def test_a_training_time_limit_grows_with_its_budget():
     assert job_for(config, setup, "check", Path("f")).timeout_s == 60
     config.train_timeout_s = 900
     assert job_for(config, setup, "train", Path("f")).timeout_s == 900
+
+
+def test_a_preset_that_names_sbx_trains_with_sb3_where_sbx_is_missing(monkeypatch):
+    import importlib.util
+
+    spec = load_spec("Pendulum-v1")
+    spec = dataclasses.replace(spec, training={**spec.training, "algo": "SAC", "backend": "sbx"})
+    real = importlib.util.find_spec
+    assert build_preset(spec)["backend"] == ("sbx" if real("sbx") else "sb3")
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "sbx" else real(name, *a))
+    preset = build_preset(spec)
+    assert preset["backend"] == "sb3" and preset["algo"] == "SAC"
+    assert any("SBX, which is not installed" in note for note in preset["notes"])

@@ -202,7 +202,20 @@ def convert(entry: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 # -- the preset a worker trains with ------------------------------------------------------------
 def build_preset(spec, task=None, folder: Path | None = None) -> dict[str, Any]:
     """The training preset of ``spec`` (with ``task``'s overrides): from rl-zoo3 when the spec
-    asks for it and the zoo has an entry, else the spec's own. Always a fresh dict."""
+    asks for it and the zoo has an entry, else the spec's own. Always a fresh dict.
+
+    A preset may name the SBX backend, for its speed; without SBX installed the same
+    algorithm trains with SB3 (sb3-contrib), and a note says so."""
+    preset = _build_preset(spec, task, folder)
+    if str(preset.get("backend") or "").lower() == "sbx" \
+            and importlib.util.find_spec("sbx") is None:
+        preset["backend"] = "sb3"
+        preset["notes"].append('the preset trains with SBX, which is not installed: trained '
+                               'with SB3 instead, slower (pip install "text2reward[sbx]")')
+    return preset
+
+
+def _build_preset(spec, task=None, folder: Path | None = None) -> dict[str, Any]:
     preset = spec.training_preset(task)
     if preset["hyperparams"].get("policy_kwargs"):  # "torch.nn.ReLU" in a spec: the class
         preset["hyperparams"]["policy_kwargs"] = _torch_classes(
