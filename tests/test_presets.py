@@ -198,3 +198,13 @@ def test_a_preset_that_names_sbx_trains_with_sb3_where_sbx_is_missing(monkeypatc
     preset = build_preset(spec)
     assert preset["backend"] == "sb3" and preset["algo"] == "SAC"
     assert any("SBX, which is not installed" in note for note in preset["notes"])
+
+
+def test_a_task_that_trains_with_another_algorithm_keeps_none_of_the_envs_hyperparameters():
+    spec = load_spec("Ant-v5")
+    task = dataclasses.replace(spec.tasks["lie_down"],
+                               training={"algo": "SAC", "hyperparams": {"learning_starts": 10}})
+    preset = spec.training_preset(task)
+    assert preset["algo"] == "SAC" and preset["hyperparams"] == {"learning_starts": 10}
+    same = dataclasses.replace(task, training={"hyperparams": {"n_epochs": 10}})
+    assert spec.training_preset(same)["hyperparams"]["n_steps"] == 256  # PPO's, merged

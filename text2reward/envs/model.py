@@ -167,6 +167,8 @@ class EnvSpec:
         preset["hyperparams"] = preset.get("hyperparams", {})
         if task is not None:
             overrides = copy.deepcopy(task.training)
+            if overrides.get("algo", preset.get("algo")) != preset.get("algo"):
+                preset["hyperparams"] = {}  # another algorithm: none of the env's settings apply
             preset["hyperparams"].update(overrides.pop("hyperparams", {}))
             preset.update(overrides)
         preset["env_kwargs"] = self.env_kwargs(task)
