@@ -61,6 +61,23 @@ def test_bench_search_reports_training_equivalents_last():
         assert lines[-2].startswith("training-equivalents in wall time: ")
 
 
+def test_bench_search_with_out_reads_back_what_finished_and_continues_the_rest(tmp_path):
+    args = ("bench", "search", "--env", "CartPole-v1", "--task", "balance", "--samples", "2",
+            "--timesteps", "4096", "--out", str(tmp_path))
+    first = t2r(*args)
+    assert first.returncode == 0, first.stderr
+    steps = re.search(r"full budget: (\d+) env steps", first.stdout).group(1)
+    assert {p.name for p in tmp_path.iterdir()} == {"full", "early", "alone"}
+    again = t2r(*args)  # everything finished: read back, nothing trained
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[-1] == first.stdout.splitlines()[-1]
+    # a full protocol stopped before its end is continued from its run folder
+    (tmp_path / "full" / "bench.json").unlink()
+    third = t2r(*args)
+    assert third.returncode == 0, third.stderr
+    assert f"full budget: {steps} env steps, wall time unknown (continued)" in third.stdout
+
+
 def test_bench_with_an_unknown_env_is_bad_input():
     proc = t2r("bench", "overhead", "--env", "NoSuchEnv-v0")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1

@@ -5,7 +5,9 @@ Each benchmark returns its rows and a final ratio; the CLI prints the ratio as t
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -246,27 +248,43 @@ def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: i
                  workers: int, root: Path, timesteps: int | None,
                  allocation: str = "bandit", shared: bool = False,
                  backend: str | None = None) -> dict[str, Any]:
+    """One search's outcome, from its run folder under ``root``: read back where an earlier
+    call finished it, continued where one left it unfinished (its wall time is then None:
+    the earlier process's share is unknown), else run."""
     from text2reward.config import RunConfig
+    from text2reward.runfolder import candidate_path
+    from text2reward.search.resume import restore
     from text2reward.search.start import prepare, search
-    from text2reward.store import RunStore
+    from text2reward.store import RunStore, atomic_write
 
+    folder = root / ("early" if early_stop else "full")
+    outcome = folder / "bench.json"
+    if outcome.is_file():
+        done = json.loads(outcome.read_text())
+        return {**done, "program": candidate_path(folder, 0, done["best"]) / "program.py"}
     config = RunConfig(env=env_id, task=task, model="offline", samples=samples, rounds=1,
                        early_stop=early_stop, stop_on_success=early_stop, prescreen=False,
                        seed=seed, workers=workers, timesteps=timesteps, reeval_seeds=1,
                        allocation=allocation, shared_experience=shared, backend=backend,
-                       out=str(root / ("early" if early_stop else "full")))
+                       out=str(folder))
     setup, designer = prepare(config)
-    store = RunStore.create(Path(config.out), config.to_dict())
+    resumed = (folder / "config.json").is_file()
+    store = RunStore.open(folder) if resumed else RunStore.create(folder, config.to_dict())
     start = time.perf_counter()
     try:
-        summary = search(config, setup, designer, store)
+        summary = search(config, setup, designer, store, restore(folder) if resumed else None)
     finally:
         store.close()
     best = summary["best"]
-    return {"steps": summary["env_steps"], "wall": time.perf_counter() - start,
-            "best": best["index"], "score": best["score"], "success": best["success_rate"],
-            "meets": bool(best.get("success")), "threshold": setup.threshold,
-            "program": store.candidate_dir(0, best["index"]) / "program.py"}
+    if summary["status"] != "finished" or best is None:
+        raise RuntimeError(f"the search in {folder} ended {summary['status']}: "
+                           f"{(summary.get('failure') or {}).get('reason') or 'no winner'}")
+    out = {"steps": summary["env_steps"],
+           "wall": None if resumed else time.perf_counter() - start,
+           "best": best["index"], "score": best["score"], "success": best["success_rate"],
+           "meets": bool(best.get("success")), "threshold": setup.threshold}
+    atomic_write(outcome, json.dumps(out, indent=1))
+    return {**out, "program": candidate_path(folder, 0, best["index"]) / "program.py"}
 
 
 def _alone(env_id: str, task: str, program: Path, seed: int, timesteps: int | None,
@@ -276,8 +294,13 @@ def _alone(env_id: str, task: str, program: Path, seed: int, timesteps: int | No
     takes to meet the threshold, None where it does not."""
     from text2reward.sandbox.job import Job
     from text2reward.sandbox.local import run_job
+    from text2reward.store import atomic_write
 
     folder = root / "alone"
+    outcome = folder / "bench.json"
+    if outcome.is_file():
+        return json.loads(outcome.read_text())
+    shutil.rmtree(folder, ignore_errors=True)  # a training an earlier call left unfinished
     folder.mkdir()
     job = Job("train", env_id, str(program), str(folder), task=task, timesteps=timesteps,
               seed=seed, device="cpu", stop_when_solved=True, backend=backend)
@@ -288,43 +311,50 @@ def _alone(env_id: str, task: str, program: Path, seed: int, timesteps: int | No
         raise RuntimeError(f"the winner's training alone failed: {result.get('reason')}")
     final, threshold = result["eval"], result.get("threshold")
     meets = threshold is not None and final["score"] >= threshold
-    return {"steps": result["steps"] if meets else None, "wall": wall if meets else None,
-            "score": final["score"], "ran": result["steps"]}
+    out = {"steps": result["steps"] if meets else None, "wall": wall if meets else None,
+           "score": final["score"], "ran": result["steps"]}
+    atomic_write(outcome, json.dumps(out, indent=1))
+    return out
 
 
 def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: Log,
            timesteps: int | None = None, allocation: str = "bandit",
            full_protocol: bool = True, shared: bool = True,
-           backend: str | None = None) -> dict[str, Any]:
+           backend: str | None = None, out: Path | None = None) -> dict[str, Any]:
     """The cost of a search in training-equivalents: the env steps (and wall time) of the
     search (the run defaults: the budget bandit or successive halving, stop on success, and
     ``shared`` experience for off-policy presets) until it names a winner that meets the
     threshold, divided by those of the winner's training alone to the threshold. Beside it,
     unless ``full_protocol`` is off, the full-training protocol (all K candidates trained
-    separately to their full budget) and its winner."""
-    with tempfile.TemporaryDirectory() as root:
+    separately to their full budget) and its winner.
+
+    With ``out``, the searches' run folders are kept there, and a later call with the same
+    ``out`` reads back what finished and continues what did not (a full protocol of hours may
+    span several calls)."""
+    with _folder(out) as root:
         full = None
         if full_protocol:
             full = _search_once(env_id, task, samples, False, seed, workers, Path(root),
                                 timesteps, backend=backend)
-            log(f"full budget: {full['steps']} env steps, {full['wall']:.1f} s, best candidate "
+            log(f"full budget: {full['steps']} env steps, {_secs(full['wall'])}, best candidate "
                 f"{full['best']} with score {full['score']:.4g}, "
                 f"success {_rate(full['success'])}")
         early = _search_once(env_id, task, samples, True, seed, workers, Path(root), timesteps,
                              allocation, shared, backend)
-        log(f"training less: {early['steps']} env steps, {early['wall']:.1f} s, best candidate "
+        log(f"training less: {early['steps']} env steps, {_secs(early['wall'])}, best candidate "
             f"{early['best']} with score {early['score']:.4g}, success {_rate(early['success'])}")
         alone = _alone(env_id, task, early["program"], seed, timesteps, Path(root), backend)
         if alone["steps"] is None:
             log(f"the winner alone: {alone['ran']} env steps, score {alone['score']:.4g}, "
                 "below the threshold")
         else:
-            log(f"the winner alone: {alone['steps']} env steps, {alone['wall']:.1f} s to meet "
+            log(f"the winner alone: {alone['steps']} env steps, {_secs(alone['wall'])} to meet "
                 f"the threshold (score {alone['score']:.4g})")
     named = early["meets"] and alone["steps"] is not None
     out = {"full": full, "early": early, "alone": alone,
            "training_equivalents": early["steps"] / alone["steps"] if named else None,
-           "wall_equivalents": early["wall"] / alone["wall"] if named else None,
+           "wall_equivalents": early["wall"] / alone["wall"]
+           if named and early["wall"] is not None else None,
            "why_none": None if named else (
                "the search's winner does not meet the threshold" if not early["meets"]
                else "the winner alone does not meet the threshold")}
@@ -336,6 +366,20 @@ def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: L
                     else full["success"] - early["success"],
                     "score_gap": abs(early["score"] - full["score"]) / scale})
     return out
+
+
+@contextmanager
+def _folder(out: Path | None):
+    if out is None:
+        with tempfile.TemporaryDirectory() as root:
+            yield Path(root)
+    else:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        yield Path(out)
+
+
+def _secs(wall: float | None) -> str:
+    return "wall time unknown (continued)" if wall is None else f"{wall:.1f} s"
 
 
 def _rate(value: float | None) -> str:

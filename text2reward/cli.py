@@ -937,10 +937,13 @@ def bench_parallel(env_id: str, timesteps: int, jobs: int, workers: int) -> None
               show_default=True, help="Off-policy presets: trainings start from the "
                                       "search's earlier transitions.")
 @click.option("--backend", type=click.Choice(BACKENDS), help="sb3 or sbx. Default: the preset's.")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Keep the searches' run folders here; run again with the same --out to "
+                   "continue one that was stopped. Default: a temporary folder.")
 @domain_errors
 def bench_search(env_id: str, task: str, samples: int, seed: int, workers: int,
                  timesteps: int | None, allocation: str, full_protocol: bool,
-                 shared: bool, backend: str | None) -> None:
+                 shared: bool, backend: str | None, out: str | None) -> None:
     """A search's cost in training-equivalents: its env steps until it names a winner that
     meets the threshold, over the winner's own training to the threshold (1.0 is the floor;
     training all K fully is about K); beside it, the full-training protocol's winner."""
@@ -951,8 +954,9 @@ def bench_search(env_id: str, task: str, samples: int, seed: int, workers: int,
     from text2reward.config import check_backend
 
     check_backend(backend)
+    folder = Path(out) if out else None
     out = b.search(env_id, task, samples, seed, workers, _bench_log, timesteps, allocation,
-                   full_protocol, shared, backend)
+                   full_protocol, shared, backend, folder)
     if full_protocol:
         gap = out["success_gap"]
         click.echo(f"same winner: {'yes' if out['same_winner'] else 'no'}; winner score gap "
@@ -962,7 +966,10 @@ def bench_search(env_id: str, task: str, samples: int, seed: int, workers: int,
     if out["training_equivalents"] is None:
         click.echo(f"training-equivalents: n/a ({out['why_none']})")
         return
-    click.echo(f"training-equivalents in wall time: {out['wall_equivalents']:.2f}")
+    walls = out["wall_equivalents"]
+    click.echo("training-equivalents in wall time: "
+               + ("n/a (the search was continued from an earlier call)" if walls is None
+                  else f"{walls:.2f}"))
     click.echo(f"training-equivalents: {out['training_equivalents']:.2f}")
 
 
