@@ -92,6 +92,14 @@ def test_a_task_override_beats_the_zoo(zoo):
                                training={"n_envs": 2, "hyperparams": {"gamma": 0.9}})
     preset = build_preset(spec, task, folder=zoo)
     assert preset["n_envs"] == 2 and preset["hyperparams"]["gamma"] == 0.9
+    # a task's torch class names become classes on top of the zoo's too (as HalfCheetah run's
+    # written-out zoo entry has them)
+    import torch.nn as nn
+
+    task = dataclasses.replace(task, training={"hyperparams": {"policy_kwargs": {
+        "activation_fn": "torch.nn.Tanh", "net_arch": [8]}}})
+    kwargs = build_preset(spec, task, folder=zoo)["hyperparams"]["policy_kwargs"]
+    assert kwargs == {"activation_fn": nn.Tanh, "net_arch": [8]}
 
 
 def test_without_the_zoo_or_its_entry_the_spec_preset_is_used(zoo, monkeypatch):

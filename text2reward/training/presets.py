@@ -207,6 +207,9 @@ def build_preset(spec, task=None, folder: Path | None = None) -> dict[str, Any]:
     A preset may name the SBX backend, for its speed; without SBX installed the same
     algorithm trains with SB3 (sb3-contrib), and a note says so."""
     preset = _build_preset(spec, task, folder)
+    if preset["hyperparams"].get("policy_kwargs"):  # "torch.nn.ReLU" in a spec: the class
+        preset["hyperparams"]["policy_kwargs"] = _torch_classes(
+            preset["hyperparams"]["policy_kwargs"])
     if str(preset.get("backend") or "").lower() == "sbx" \
             and importlib.util.find_spec("sbx") is None:
         preset["backend"] = "sb3"
@@ -217,9 +220,6 @@ def build_preset(spec, task=None, folder: Path | None = None) -> dict[str, Any]:
 
 def _build_preset(spec, task=None, folder: Path | None = None) -> dict[str, Any]:
     preset = spec.training_preset(task)
-    if preset["hyperparams"].get("policy_kwargs"):  # "torch.nn.ReLU" in a spec: the class
-        preset["hyperparams"]["policy_kwargs"] = _torch_classes(
-            preset["hyperparams"]["policy_kwargs"])
     source = preset.pop("hyperparams_from", None)
     overrides = preset.pop("zoo_overrides", None) or {}
     preset["source"], preset["notes"] = "spec", []
