@@ -166,19 +166,17 @@ class Batch:
 
     def _search(self, task: Task) -> None:
         """The designer's search for this task: an ordinary run folder, resumed if unfinished."""
-        from text2reward.search.start import restore, search
-        from text2reward.store import RunStore
+        from text2reward.search.start import open_run, search
 
         folder = self.root / task.key.replace(":", "-") / "search"
         summary_path = folder / "summary.json"
         if summary_path.exists() and json.loads(summary_path.read_text())["status"] != "running":
             return
         config, setup, designer = self._prepare(task)
-        fresh = not (folder / "config.json").exists()
-        store = RunStore.create(folder, config.to_dict()) if fresh else RunStore.open(folder)
+        store, restored = open_run(folder, config)
         self.log(f"{task.key}: designing ({config.samples} x {config.rounds}, {config.model})")
         try:
-            search(config, setup, designer, store, None if fresh else restore(folder))
+            search(config, setup, designer, store, restored)
         except Exception as exc:  # a task whose search fails is reported, the batch goes on
             self.log(f"{task.key}: search failed: {exc}")
         finally:

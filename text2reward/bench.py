@@ -253,9 +253,8 @@ def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: i
     the earlier process's share is unknown), else run."""
     from text2reward.config import RunConfig
     from text2reward.runfolder import candidate_path
-    from text2reward.search.resume import restore
-    from text2reward.search.start import prepare, search
-    from text2reward.store import RunStore, atomic_write
+    from text2reward.search.start import open_run, prepare, search
+    from text2reward.store import atomic_write
 
     folder = root / ("early" if early_stop else "full")
     outcome = folder / "bench.json"
@@ -268,11 +267,11 @@ def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: i
                        allocation=allocation, shared_experience=shared, backend=backend,
                        out=str(folder))
     setup, designer = prepare(config)
-    resumed = (folder / "config.json").is_file()
-    store = RunStore.open(folder) if resumed else RunStore.create(folder, config.to_dict())
+    store, restored = open_run(folder, config)
+    resumed = restored is not None
     start = time.perf_counter()
     try:
-        summary = search(config, setup, designer, store, restore(folder) if resumed else None)
+        summary = search(config, setup, designer, store, restored)
     finally:
         store.close()
     best = summary["best"]

@@ -3,7 +3,8 @@
 
 ``prepare`` checks everything before a run folder exists (env, task, success, designer and its
 key): bad input fails there with one clear line, so no half-written run folder is left behind.
-``search`` runs the rounds over a run folder, new or restored (``restore``).
+``search`` runs the rounds over a run folder, new or restored (``restore``); ``open_run``
+gives a folder's store, continuing what an earlier process left there.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from text2reward.search.candidate import Observer
 
 
-__all__ = ["make_designer", "prepare", "restore", "search"]
+__all__ = ["make_designer", "open_run", "prepare", "restore", "search"]
 
 def make_designer(config: RunConfig) -> Designer:
     """The designer named by ``config.model``; remote models must have their key (except
@@ -61,6 +62,14 @@ def prepare(config: RunConfig) -> tuple[Setup, Designer]:
         raise UsageError(f"{spec.env_id} has no training preset; pass --timesteps")
     seen = spec.under(spec.env_kwargs(task, config.env_kwargs))  # what the designer is told
     return Setup(seen, task, scorer.kind, scorer.metric, scorer.threshold), designer
+
+
+def open_run(folder: Path, config: RunConfig) -> tuple[RunStore, Restored | None]:
+    """The store of the run folder ``folder``: a new one for ``config``, or the one an earlier
+    process left there (no new config is written) with its work restored."""
+    if (folder / "config.json").is_file():
+        return RunStore.open(folder), restore(folder)
+    return RunStore.create(folder, config.to_dict()), None
 
 
 def search(config: RunConfig, setup: Setup, designer: Designer, store: RunStore,
