@@ -294,6 +294,7 @@ def _alone(env_id: str, task: str, program: Path, seed: int, timesteps: int | No
     from text2reward.sandbox.job import Job
     from text2reward.sandbox.local import run_job
     from text2reward.store import atomic_write
+    from text2reward.training.presets import time_limit
 
     folder = root / "alone"
     outcome = folder / "bench.json"
@@ -301,8 +302,10 @@ def _alone(env_id: str, task: str, program: Path, seed: int, timesteps: int | No
         return json.loads(outcome.read_text())
     shutil.rmtree(folder, ignore_errors=True)  # a training an earlier call left unfinished
     folder.mkdir()
+    spec = load_spec(env_id)
     job = Job("train", env_id, str(program), str(folder), task=task, timesteps=timesteps,
-              seed=seed, device="cpu", stop_when_solved=True, backend=backend)
+              seed=seed, device="cpu", stop_when_solved=True, backend=backend,
+              timeout_s=time_limit(spec, spec.tasks.get(task), timesteps))
     start = time.perf_counter()
     result = run_job(job)
     wall = time.perf_counter() - start
