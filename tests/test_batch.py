@@ -6,7 +6,7 @@ import json
 
 from test_cli import t2r
 
-from text2reward.batch import normalised, note, to_markdown
+from text2reward.batch import Batch, BatchConfig, normalised, note, to_markdown
 
 
 def test_cartpole_suite_writes_tables_and_resumes_without_retraining(tmp_path):
@@ -64,3 +64,20 @@ def test_normalised_score_and_its_notes():
     text = to_markdown([{**row, "task": "CartPole-v1:balance", "normalised": None,
                          "sparse_success": 1.0, "expert_success": 1.0, "designed_success": 1.0}])
     assert "sparse: mean evaluation score meets the task's threshold on 1 of 1 tasks" in text
+
+
+def test_tables_show_each_training_as_it_is_recorded(tmp_path):
+    """A batch of hours writes its tables after every training, not only at its end: a
+    stopped batch keeps them, and they say which methods are not trained yet."""
+    batch = Batch(BatchConfig(suite="cartpole", out=tmp_path))
+    batch.root.mkdir(parents=True, exist_ok=True)
+    batch._record({"task": "CartPole-v1:balance", "method": "sparse", "seed": 0,
+                   "status": "trained", "score": 500.0, "success_rate": 1.0})
+    markdown = (tmp_path / "results.md").read_text()
+    assert "| CartPole-v1:balance | 475 | 500 | - | - |" in markdown
+    assert "no normalised score: expert, designed not trained" in markdown
+    assert "sparse: mean evaluation score meets the task's threshold on 1 of 2 tasks " \
+        "(1 not trained yet)" in markdown
+    assert "expert: mean evaluation score meets the task's threshold on 0 of 2 tasks " \
+        "(2 not trained yet)" in markdown
+    assert (tmp_path / "results.csv").exists() and (tmp_path / "results.html").exists()

@@ -116,6 +116,7 @@ class Batch:
             fh.write(json.dumps(row) + "\n")
             fh.flush()
         self.done[(row["task"], row["method"], row["seed"])] = row
+        self._write_tables(self.table())  # a batch of hours shows (and keeps) what it has
 
     # -- the work -------------------------------------------------------------------------
     def run(self) -> list[dict[str, Any]]:
@@ -181,6 +182,7 @@ class Batch:
             self.log(f"{task.key}: search failed: {exc}")
         finally:
             store.close()
+        self._write_tables(self.table())
 
     # -- results ---------------------------------------------------------------------------
     def table(self) -> list[dict[str, Any]]:
@@ -238,13 +240,16 @@ def note(row: dict[str, Any]) -> str:
 
 
 def overview(rows: list[dict[str, Any]]) -> list[str]:
-    """Suite-level lines: tasks meeting their target per method, the mean normalised score."""
+    """Suite-level lines: tasks meeting their target per method (and how many it has not been
+    trained on yet: tables are rewritten as a batch goes), the mean normalised score."""
     lines = []
     for method in METHODS:
-        met = sum(1 for r in rows if r.get(method) is not None and r.get("threshold") is not None
-                  and r[method] >= r["threshold"])
+        measured = [r for r in rows if r.get(method) is not None]
+        met = sum(1 for r in measured
+                  if r.get("threshold") is not None and r[method] >= r["threshold"])
+        pending = len(rows) - len(measured)
         lines.append(f"{method}: mean evaluation score meets the task's threshold on {met} of "
-                     f"{len(rows)} tasks")
+                     f"{len(rows)} tasks" + (f" ({pending} not trained yet)" if pending else ""))
     scores = [r["normalised"] for r in rows
               if r.get("normalised") is not None and not r.get("note")]
     if scores:
