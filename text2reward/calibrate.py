@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -93,7 +94,7 @@ def train_one(env_id: str, task: str, reward: str, seed: int, settings: dict[str
     start = time.perf_counter()
     result = train(spec, RewardProgram.load(path.read_text(), str(path)),
                    load_scorer(spec, task, None), preset, Path(out), seed=seed, device="cpu")
-    wall = time.perf_counter() - start
+    wall = time.perf_counter() - start + result.get("resumed_train_time_s", 0.0)
     reached = next((s["step"] for s in result["snapshots"]
                     if s.get("score") is not None and s["score"] >= t.success_threshold), None)
     return {
@@ -111,6 +112,7 @@ def train_one(env_id: str, task: str, reward: str, seed: int, settings: dict[str
         "wall_to_threshold_s": None if reached is None
         else round(reached / max(result["steps_per_s"], 1e-9), 1),
         "machine": f"{os.cpu_count()} cores ({platform.machine()})",
+        **({"resumed_from": result["resumed_from"]} if "resumed_from" in result else {}),
     }
 
 
@@ -148,11 +150,24 @@ def pending(tasks: list[str], seeds: int, rewards: Iterable[str], settings: dict
     return todo, len(wanted)
 
 
+def work_folder(scratch: Path, key: str, reward: str, seed: int,
+                settings: dict[str, Any]) -> Path:
+    """Where a training of a calibration runs (and leaves its checkpoints until its row is
+    written): one folder per task, reward, seed and settings."""
+    env_id, _, task = key.rpartition(":")
+    tag = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+    return scratch / f"{env_id.replace('/', '__')}-{task}-{reward}-s{seed}-{tag}"
+
+
 def calibrate(tasks: list[str], seeds: int, rewards: Iterable[str], settings: dict[str, Any],
               results: Path, jobs: int, scratch: Path,
               log: Callable[[str], None] = lambda m: None) -> list[dict[str, Any]]:
     """Train every (task, reward, seed) not already in ``results``, ``jobs`` at a time, and
-    append each row as it finishes. Returns the rows of this call's settings."""
+    append each row as it finishes. Returns the rows of this call's settings.
+
+    Each training runs in its own folder of ``scratch``, removed once its row is written: a
+    calibration stopped part-way continues its unfinished trainings from their checkpoints
+    (training/checkpoint.py) when it runs again with the same ``scratch``."""
     rows = read_rows(results)
     done = {_key(r): r for r in rows}
     todo, wanted = pending(tasks, seeds, rewards, settings, rows)
@@ -162,15 +177,18 @@ def calibrate(tasks: list[str], seeds: int, rewards: Iterable[str], settings: di
         futures = {}
         for key, reward, seed in todo:
             env_id, _, task = key.rpartition(":")
-            out = scratch / f"{env_id.replace('/', '__')}-{task}-{reward}-s{seed}"
-            futures[pool.submit(train_one, env_id, task, reward, seed, settings, str(out))] = key
+            out = work_folder(scratch, key, reward, seed, settings)
+            futures[pool.submit(train_one, env_id, task, reward, seed, settings, str(out))] = out
         for future in as_completed(futures):
             row = future.result()
             with results.open("a") as f:
                 f.write(json.dumps(row) + "\n")
             done[_key(row)] = row
+            shutil.rmtree(futures[future], ignore_errors=True)
             log(f"{row['task']} {row['reward']} seed {row['seed']}: score {row['score']:.4g} "
                 f"(threshold {row['threshold']:g}) in {row['wall_s']:.0f} s")
+    if scratch.is_dir() and not any(scratch.iterdir()):
+        scratch.rmdir()
     this = json.dumps(settings, sort_keys=True)
     return [r for k, r in done.items() if k[3] == this]
 

@@ -570,7 +570,9 @@ def _task(spec, name: str | None):
 @click.option("--timesteps", type=int, help="Training steps. Default: env preset.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--success", type=click.Path(), help="File with score(episode) and THRESHOLD.")
-@click.option("--out", type=click.Path(), help="Folder for the policy and metrics.")
+@click.option("--out", type=click.Path(),
+              help="Folder for the policy and metrics; a training killed part-way continues "
+                   "from its checkpoint when run again with the same folder.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--backend", type=click.Choice(BACKENDS),
               help="sb3 or sbx (the JAX port, an extra). Default: the preset's.")
@@ -631,6 +633,9 @@ def train(env_id, reward_file, task, timesteps, seed, success, out, device, as_j
     if result.get("status") != "trained":
         raise WorkFailed(f"training failed: {result.get('reason') or result.get('findings')}")
     if not as_json:
+        if result.get("resumed_from"):
+            click.echo(f"resumed from the checkpoint at step {result['resumed_from']:,} "
+                       f"in {folder}")
         final = result["eval"]
         solved = "" if scorer.threshold is None else (
             " (success)" if final["score"] >= scorer.threshold
@@ -1004,9 +1009,9 @@ def bench_experts(suite, task_keys, seeds, rewards, settings, jobs, results, tab
         _task_of(key)
     overrides = cal.parse_settings(settings)
     path = Path(results)
-    with tempfile.TemporaryDirectory(prefix="t2r-calibrate-") as scratch:
-        rows = cal.calibrate(keys, seeds, rewards or cal.REWARDS, overrides, path, jobs,
-                             Path(scratch), _bench_log)
+    # trainings run beside the results (a stopped calibration resumes them from checkpoints)
+    rows = cal.calibrate(keys, seeds, rewards or cal.REWARDS, overrides, path, jobs,
+                         path.with_name(path.name + ".work"), _bench_log)
     text = cal.table(rows)
     click.echo(text)
     if table_out:

@@ -42,6 +42,7 @@ class Job:
     hyperparams: dict[str, Any] = field(default_factory=dict)
     timeout_s: float = 1800.0
     stop_when_solved: bool = False  # end training once training episodes reliably succeed
+    checkpoint_every_s: float | None = None  # None: the preset's (training/checkpoint.py)
     pause_at: list[float] = field(default_factory=list)  # fractions where the run decides
     pool_path: str | None = None  # stored episodes (.npz) to score with the program (check)
     init_policy: str | None = None  # an SB3 policy .zip to start training from (warm start)

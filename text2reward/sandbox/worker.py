@@ -44,6 +44,18 @@ def jsonable(value: Any) -> Any:
     return repr(value)
 
 
+def _training_settings(preset: dict[str, Any], job) -> None:
+    """What the job sets of the preset's training (budget, envs, early stop, pauses)."""
+    if job.timesteps:
+        preset["timesteps"] = job.timesteps
+    if job.n_envs:
+        preset["n_envs"] = job.n_envs
+    preset["stop_when_solved"] = job.stop_when_solved
+    if job.checkpoint_every_s is not None:
+        preset["checkpoint_every_s"] = job.checkpoint_every_s
+    preset["pause_at"] = list(job.pause_at)
+
+
 def _run(job) -> dict[str, Any]:
     from text2reward.envs.spec import import_env_module, load_spec
     from text2reward.program import TRAINING_FAULT, RejectedProgram, RewardFault, RewardProgram
@@ -71,12 +83,7 @@ def _run(job) -> dict[str, Any]:
         from text2reward.critic.success import success_check
 
         return success_check(spec, preset["env_kwargs"], job)
-    if job.timesteps:
-        preset["timesteps"] = job.timesteps
-    if job.n_envs:
-        preset["n_envs"] = job.n_envs
-    preset["stop_when_solved"] = job.stop_when_solved
-    preset["pause_at"] = list(job.pause_at)
+    _training_settings(preset, job)
     scorer = load_scorer(spec, job.task, job.success_path)
     if job.kind == "train":  # what this policy is trained with, as rl-zoo3 keeps config.yml
         write_json_atomic(Path(job.out_dir) / "preset.json",

@@ -37,12 +37,15 @@ class SnapshotCallback(BaseCallback):
                  stop_file: Path | None = None, stop_when_solved: bool = False,
                  pauses: tuple[float, ...] = (), on_start: Callable[[], None] | None = None,
                  before_pause: Callable[[], None] | None = None,
-                 after_pause: Callable[[float], None] | None = None) -> None:
+                 after_pause: Callable[[float], None] | None = None,
+                 after_rollout: Callable[[], None] | None = None) -> None:
         super().__init__()
         # on_start: run once learning has begun (the env reset), before the first step;
         # before_pause: run at each pause before it is reported (the run may act on it);
-        # after_pause: run after a pause's decision to go on
+        # after_pause: run after a pause's decision to go on;
+        # after_rollout: run at the end of each rollout (checkpoints)
         self.on_start, self.before_pause, self.after_pause = on_start, before_pause, after_pause
+        self.after_rollout = after_rollout
         self.env, self.total, self.threshold, self.emit = env, total, threshold, emit
         self.stop_file, self.stop_when_solved = stop_file, stop_when_solved
         self.snapshots: list[dict[str, Any]] = []
@@ -53,6 +56,7 @@ class SnapshotCallback(BaseCallback):
         self.next_check = self.every // 2  # solved-stop checks, every 2.5% of the budget
         self.seen = 0
         self.start = time.perf_counter()
+        self.start_step = 0  # where this process's learning began (a resumed training's step)
         self.last_emit = 0.0
         self.clock_every = 16 * self.env.num_envs  # the clock is read every 16 vector steps
         self.next_clock = 0
@@ -69,6 +73,7 @@ class SnapshotCallback(BaseCallback):
         if self.on_start is not None:
             self.on_start()
         self.start = time.perf_counter()
+        self.start_step = self.num_timesteps
 
     def _on_step(self) -> bool:
         # Runs every vector step: a single comparison unless something is due.
@@ -97,7 +102,7 @@ class SnapshotCallback(BaseCallback):
             if now - self.last_emit > 0.5:
                 self.last_emit = now
                 recent = summarise(self.env.finished[-20:], self.threshold)
-                sps = steps / max(now - self.start, 1e-9)
+                sps = (steps - self.start_step) / max(now - self.start, 1e-9)
                 self.emit({"event": "progress", "step": steps, "total": self.total, "sps": sps,
                       "score": recent.get("score"),
                       "success_rate": recent.get("success_rate")})
@@ -140,6 +145,8 @@ class SnapshotCallback(BaseCallback):
 
     def _on_rollout_end(self) -> None:
         self.env.check_finite()  # before the policy learns from this rollout's rewards
+        if self.after_rollout is not None:
+            self.after_rollout()
 
     def _solved(self) -> bool:
         """The last 10 training episodes (stochastic policy) meet the task's self.threshold."""

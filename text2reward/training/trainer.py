@@ -17,7 +17,7 @@ from text2reward.analysis.trajectories import save_episodes
 from text2reward.envs.spec import EnvSpec
 from text2reward.program import RewardProgram
 from text2reward.sandbox.job import STOP_FILE
-from text2reward.training import backends, experience, normalize
+from text2reward.training import backends, checkpoint, experience, normalize
 from text2reward.training.scoring import Scorer
 from text2reward.training.summary import summarise
 from text2reward.training.wrapper import RewardVecEnv
@@ -281,6 +281,24 @@ def prepare(
     return run
 
 
+def _checkpointer(run: Training, program: RewardProgram, preset: dict[str, Any], out_dir: Path,
+                  seed: int) -> checkpoint.Checkpointer | None:
+    """Checkpoints for ``run`` (see training/checkpoint.py), or None where it writes none:
+    turned off by its preset, sharing experience with other trainings, or pausing for the
+    run's decisions (a search's halving and budget bandit decide at fixed steps, which a
+    resumed training would have passed)."""
+    every = checkpoint.every_s(preset)
+    if every <= 0 or run.sharing is not None or run.recorder is not None \
+            or preset.get("pause_at"):
+        checkpoint.remove(out_dir)
+        return None
+    saver = checkpoint.Checkpointer(
+        run, out_dir, every, checkpoint.fingerprint(program.source, preset, seed),
+        backends.backend_of(preset))
+    run.callback.after_rollout = saver.maybe_save
+    return saver
+
+
 def obs_stats(model) -> normalize.ObsStats | None:
     """The observation statistics ``model`` was trained with (None: raw observations)."""
     from stable_baselines3.common.vec_env import VecNormalize
@@ -311,12 +329,16 @@ def train(
     run = prepare(spec, program, scorer, preset, out_dir, seed, device, emit, init_policy,
                   shared, record, refresh, seen)
     venv, model, callback, total = run.venv, run.model, run.callback, run.total
+    saver = _checkpointer(run, program, preset, out_dir, seed)
+    resumed = saver is not None and saver.restore()
     start = time.perf_counter()
-    model.learn(total_timesteps=total, callback=callback)
-    train_time = time.perf_counter() - start
+    model.learn(total_timesteps=max(total - model.num_timesteps, 0), callback=callback,
+                reset_num_timesteps=not resumed)
+    train_time = time.perf_counter() - start + (saver.elapsed_before if saver else 0.0)
     if run.recorder is not None:
         run.recorder.save()
     backends.save_policy(model, out_dir / "policy.zip", backends.backend_of(preset))
+    checkpoint.remove(out_dir)  # the policy is saved: nothing left to resume
     stats = obs_stats(model)
     if stats is not None:
         stats.save(normalize.beside(out_dir / "policy.zip"))
@@ -336,6 +358,8 @@ def train(
         "budget": total,
         "policy": "policy.zip",
         "warm_start": init_policy is not None,
+        **({"resumed_from": saver.resumed_from, "resumed_train_time_s": saver.elapsed_before}
+           if saver and saver.resumed_from else {}),
         **({"shared": run.sharing.info} if run.sharing is not None
            and (run.sharing.info["transitions"] or "skipped" in run.sharing.info) else {}),
     }

@@ -1,0 +1,193 @@
+"""A training killed part-way continues from its last checkpoint when it runs again in the
+same folder: networks, optimisers, replay buffer, normalisation and the record of its episodes
+come back, and it trains only the steps it had left."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_cli import GOOD
+
+from text2reward.envs.spec import load_spec
+from text2reward.program import RewardProgram
+from text2reward.training import checkpoint
+from text2reward.training.scoring import load_scorer
+from text2reward.training.trainer import train
+
+PENDULUM = ('''
+import numpy as np
+
+def compute_reward(state, action, next_state):
+    upright = -next_state.angle ** 2 - 0.1 * next_state.angular_velocity ** 2
+    return upright, {"upright": upright}
+''')
+
+
+class Killed(Exception):
+    """Stands for the process being killed just after a checkpoint was written."""
+
+
+def _train(out: Path, env_id: str, task: str, source: str, timesteps: int, seed: int = 0,
+           **preset_changes) -> dict:
+    spec = load_spec(env_id)
+    preset = {**spec.training_preset(spec.tasks[task]), "timesteps": timesteps,
+              "checkpoint_every_s": 1e-6, "eval_episodes": 2, **preset_changes}
+    if preset.get("algo") == "SAC":  # updates before the kill, so that they are restored
+        preset["hyperparams"] = {**preset["hyperparams"], "learning_starts": 100}
+    return train(spec, RewardProgram.load(source), load_scorer(spec, task, None), preset, out,
+                 seed=seed, device="cpu")
+
+
+def _kill_after(monkeypatch, steps: int) -> list[dict]:
+    """Make the first checkpoint at or past ``steps`` kill the training; what it wrote."""
+    saved: list[dict] = []
+    save = checkpoint.Checkpointer.save
+
+    def save_then_die(self):
+        save(self)
+        if self.run.model.num_timesteps >= steps:
+            state = json.loads((self.out_dir / checkpoint.FOLDER / "state.json").read_text())
+            saved.append({"state": state, "params": _params(self.run.model),
+                          "norm": _norm(self.run.model)})
+            raise Killed
+
+    monkeypatch.setattr(checkpoint.Checkpointer, "save", save_then_die)
+    return saved
+
+
+def _norm(model) -> list | None:
+    """VecNormalize's observation and return statistics, if the model trains with it."""
+    env = model.get_env()
+    if not hasattr(env, "obs_rms"):
+        return None
+    return [env.obs_rms.mean.tolist(), env.obs_rms.count, env.ret_rms.var.tolist()]
+
+
+def _params(model) -> np.ndarray:
+    if hasattr(model.policy, "actor_state"):  # SBX: flax train states
+        import jax
+
+        leaves = jax.tree_util.tree_leaves([model.policy.actor_state, model.policy.qf_state,
+                                            model.ent_coef_state])  # with optimiser states
+        return np.concatenate([np.asarray(x, dtype=np.float64).ravel() for x in leaves])
+    return np.concatenate([p.detach().cpu().numpy().ravel() for p in model.policy.parameters()])
+
+
+@pytest.mark.parametrize("env_id,task,source,timesteps,kill_at,changes", [
+    ("CartPole-v1", "balance", GOOD, 4096, 2048, {"normalize": True}),  # PPO, VecNormalize
+    ("Pendulum-v1", "swing_up", PENDULUM, 700, 400, {}),  # SAC: the replay buffer
+])
+def test_a_killed_training_resumes_from_its_checkpoint(tmp_path, monkeypatch, env_id, task,
+                                                       source, timesteps, kill_at, changes):
+    out = tmp_path / "t"
+    saved = _kill_after(monkeypatch, kill_at)
+    with pytest.raises(Killed):
+        _train(out, env_id, task, source, timesteps, **changes)
+    monkeypatch.undo()
+    state = saved[0]["state"]
+    assert state["num_timesteps"] >= kill_at and state["finished"] and state["callback"]
+    assert not (out / "policy.zip").exists()
+
+    restored = {}
+    restore = checkpoint.Checkpointer.restore
+
+    def restore_and_look(self):
+        restored["fresh"] = _params(self.run.model)
+        ok = restore(self)
+        buffer = getattr(self.run.model, "replay_buffer", None)
+        restored.update(params=_params(self.run.model), ok=ok, norm=_norm(self.run.model),
+                        finished=len(self.run.venv.finished),
+                        buffer=None if buffer is None else (buffer.pos, buffer.full))
+        return ok
+
+    monkeypatch.setattr(checkpoint.Checkpointer, "restore", restore_and_look)
+    result = _train(out, env_id, task, source, timesteps, **changes)
+    assert restored["ok"] and np.array_equal(restored["params"], saved[0]["params"])
+    assert not np.array_equal(restored["fresh"], restored["params"])  # it had learnt
+    assert restored["norm"] == saved[0]["norm"]
+    assert (restored["norm"] is None) == (not changes.get("normalize"))
+    assert restored["finished"] == len(state["finished"])
+    if restored["buffer"] is not None:  # every transition it had collected
+        assert restored["buffer"] == (state["num_timesteps"], False)
+    assert result["resumed_from"] == state["num_timesteps"]
+    assert timesteps <= result["steps"] < timesteps + kill_at  # only the steps it had left
+    assert result["snapshots"][0]["step"] < state["num_timesteps"] < result["snapshots"][-1]["step"]
+    assert result["train_time_s"] >= state["train_time_s"]
+    assert (out / "policy.zip").exists() and not (out / checkpoint.FOLDER).exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("sbx") is None, reason="the sbx extra")
+def test_an_sbx_training_resumes_with_its_train_states(tmp_path, monkeypatch):
+    out = tmp_path / "t"
+    saved = _kill_after(monkeypatch, 400)
+    with pytest.raises(Killed):
+        _train(out, "Pendulum-v1", "swing_up", PENDULUM, 700, backend="sbx")
+    monkeypatch.undo()
+    restored = []
+    restore = checkpoint.Checkpointer.restore
+    monkeypatch.setattr(checkpoint.Checkpointer, "restore",
+                        lambda self: restored.append(_params(self.run.model)) or restore(self)
+                        and not restored.append(_params(self.run.model)))
+    result = _train(out, "Pendulum-v1", "swing_up", PENDULUM, 700, backend="sbx")
+    before, after = restored  # a fresh model's states, then the checkpoint's
+    assert np.array_equal(after, saved[0]["params"]) and not np.array_equal(before, after)
+    assert result["resumed_from"] == saved[0]["state"]["num_timesteps"]
+    assert 700 <= result["steps"] < 1100
+
+
+def test_a_checkpoint_of_another_training_is_not_resumed(tmp_path, monkeypatch):
+    out = tmp_path / "t"
+    _kill_after(monkeypatch, 1024)
+    with pytest.raises(Killed):
+        _train(out, "CartPole-v1", "balance", GOOD, 3072)
+    monkeypatch.undo()
+    assert (out / checkpoint.FOLDER / "state.json").exists()
+    result = _train(out, "CartPole-v1", "balance", GOOD, 3072, seed=1)  # another seed
+    assert "resumed_from" not in result and result["steps"] >= 3072
+
+
+def test_short_trainings_and_trainings_turned_off_write_none(tmp_path, monkeypatch):
+    written = []
+    monkeypatch.setattr(checkpoint.Checkpointer, "save", lambda self: written.append(1))
+    _train(tmp_path / "a", "CartPole-v1", "balance", GOOD, 1024, checkpoint_every_s=600)
+    _train(tmp_path / "b", "CartPole-v1", "balance", GOOD, 1024, checkpoint_every_s=0)
+    assert written == []
+
+
+def test_a_killed_worker_resumes_when_its_job_runs_again(tmp_path):
+    """The real thing: a locked-down worker killed mid-training (SIGKILL to its process
+    group), and the same job run again in the same folder."""
+    from text2reward.sandbox.job import Job
+    from text2reward.sandbox.local import kill_all, run_job
+
+    program = tmp_path / "program.py"
+    program.write_text(GOOD)
+    job = Job("train", "CartPole-v1", str(program), str(tmp_path / "t"), task="balance",
+              timesteps=60_000, checkpoint_every_s=0.2)
+    state = tmp_path / "t" / checkpoint.FOLDER / "state.json"
+
+    def kill_once_checkpointed(event):
+        if event.get("event") == "progress" and event["step"] >= 8_000 and state.exists():
+            kill_all()
+
+    first = run_job(job, kill_once_checkpointed)
+    assert first["status"] == "failed" and "killed" in first["reason"]
+    at = json.loads(state.read_text())["num_timesteps"]
+    result = run_job(job)
+    assert result["status"] == "trained", result
+    assert result["resumed_from"] >= at >= 8_000 and 60_000 <= result["steps"] < 60_000 + at
+    assert not state.exists()
+
+
+def test_trainings_that_pause_for_the_runs_decisions_write_none(tmp_path, monkeypatch):
+    from text2reward.sandbox.job import decision_path
+
+    written = []
+    monkeypatch.setattr(checkpoint.Checkpointer, "save", lambda self: written.append(1))
+    out = tmp_path / "a"
+    out.mkdir()
+    decision_path(out, 0.5).write_text("go")
+    result = _train(out, "CartPole-v1", "balance", GOOD, 2048, pause_at=[0.5])
+    assert written == [] and result["pauses"][0]["decision"] == "go"

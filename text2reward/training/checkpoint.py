@@ -1,0 +1,281 @@
+"""Checkpoints of long trainings: a training that is killed part-way (a crash, a lost machine,
+a stopped batch) continues from its last checkpoint when its job runs again in the same
+folder, instead of from step 0.
+
+A checkpoint is written at the end of a rollout once ``every_s`` seconds of training have
+passed since the last one (``CHECKPOINT_EVERY_S`` by default; a preset's
+``checkpoint_every_s`` changes it, 0 turns checkpoints off), so trainings shorter than that
+never write one. It goes to ``checkpoint.new/`` and is renamed to ``checkpoint/`` when whole:
+a kill while writing leaves the previous one as it was. Nothing in it is unpickled when it is
+read back: networks and optimisers as torch tensors (``weights_only``) or flax bytes (SBX),
+the replay buffer and normalisation statistics as .npz, the rest as JSON.
+
+It is used only by the same program, preset and seed (its ``fingerprint``); any other is
+removed. A resumed training is not bit-identical to one that ran through: its envs start new
+episodes where it resumes, the steps of an unfinished PPO rollout are not kept, and random
+generators start afresh. Its result says from which step it resumed.
+
+Trainings of a search that share experience with the others, or pause for the search's
+decisions (successive halving, the budget bandit), write none: their shared files are read by
+counts, and their decisions are taken at steps, that a resumed training would not match. So
+checkpoints keep the long trainings that run alone: a batch's sparse, expert and designed
+trainings, `bench experts`, `text2reward train`, and re-evaluations over seeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CHECKPOINT_EVERY_S = 600.0
+CHUNK_BYTES = 128 * 2**20
+FOLDER = "checkpoint"
+BUFFER_FIELDS = ("observations", "next_observations", "actions", "rewards", "dones", "timeouts")
+CALLBACK_FIELDS = ("snapshots", "pause_log", "stopped", "seen", "next_at", "next_check",
+                   "pause_seen", "pauses", "next_pause")
+
+
+def fingerprint(program_source: str, preset: dict[str, Any], seed: int) -> str:
+    """What a checkpoint must match to be resumed: the program, the preset and the seed."""
+    text = json.dumps({"program": program_source, "preset": preset, "seed": int(seed)},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def every_s(preset: dict[str, Any]) -> float:
+    return float(preset.get("checkpoint_every_s", CHECKPOINT_EVERY_S) or 0.0)
+
+
+def remove(out_dir: Path) -> None:
+    for name in (FOLDER, FOLDER + ".new", FOLDER + ".old"):
+        shutil.rmtree(Path(out_dir) / name, ignore_errors=True)
+
+
+class Checkpointer:
+    """Writes and reads the checkpoints of one training (``run``: trainer.Training)."""
+
+    def __init__(self, run, out_dir: Path, every: float, key: str, backend: str):
+        self.run, self.out_dir, self.every, self.key = run, Path(out_dir), every, key
+        self.backend = backend
+        self.elapsed_before = 0.0  # training seconds before the last resume
+        self.resumed_from: int | None = None
+        self.started = time.perf_counter()
+        self.last = self.started
+
+    def train_time(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.started
+
+    # -- writing -----------------------------------------------------------------------------
+    def maybe_save(self) -> None:
+        """At the end of a rollout: a checkpoint when ``every`` seconds have passed."""
+        if time.perf_counter() - self.last >= self.every:
+            self.save()
+            self.last = time.perf_counter()
+
+    def save(self) -> None:
+        new, final, old = (self.out_dir / name for name in (FOLDER + ".new", FOLDER,
+                                                              FOLDER + ".old"))
+        shutil.rmtree(new, ignore_errors=True)
+        new.mkdir(parents=True)
+        model, callback, venv = self.run.model, self.run.callback, self.run.venv
+        self._save_networks(model, new)
+        _save_buffer(getattr(model, "replay_buffer", None), new / "buffer")
+        _save_normalisation(model.get_env(), new / "normalisation.npz")
+        from text2reward.analysis.trajectories import save_episodes
+
+        save_episodes(new / "raw.npz", list(callback.raw))
+        state = {
+            "fingerprint": self.key, "num_timesteps": int(model.num_timesteps),
+            "n_updates": int(getattr(model, "_n_updates", 0)),
+            "episode_num": int(getattr(model, "_episode_num", 0)),
+            "train_time_s": self.train_time(),
+            "callback": {name: getattr(callback, name) for name in CALLBACK_FIELDS},
+            "finished": [dataclasses.asdict(e) for e in venv.finished],
+            "components": list(venv._names),
+        }
+        (new / "state.json").write_text(json.dumps(state, default=_plain))
+        if final.exists():
+            final.rename(old)
+        new.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def _save_networks(self, model, folder: Path) -> None:
+        if self.backend == "sbx":
+            from flax import serialization
+
+            (folder / "networks.msgpack").write_bytes(serialization.to_bytes(_sbx_states(model)))
+        else:
+            import torch
+
+            torch.save(model.get_parameters(), folder / "networks.pt")
+
+    # -- reading -----------------------------------------------------------------------------
+    def restore(self) -> bool:
+        """Put the last checkpoint (if any, and of this training) into the run; True if so."""
+        folder = self.out_dir / FOLDER
+        if not (folder / "state.json").exists() and (self.out_dir / (FOLDER + ".old")).exists():
+            folder = self.out_dir / (FOLDER + ".old")  # killed between the two renames
+        try:
+            state = json.loads((folder / "state.json").read_text())
+        except (OSError, ValueError):
+            remove(self.out_dir)
+            return False
+        if state.get("fingerprint") != self.key:
+            remove(self.out_dir)  # another program, preset or seed: not this training's
+            return False
+        model, callback, venv = self.run.model, self.run.callback, self.run.venv
+        self._load_networks(model, folder)
+        _load_buffer(getattr(model, "replay_buffer", None), folder / "buffer")
+        _load_normalisation(model.get_env(), folder / "normalisation.npz")
+        from text2reward.analysis.trajectories import load_episodes
+        from text2reward.training.wrapper import EpisodeStats
+
+        callback.raw = load_episodes(folder / "raw.npz")
+        for name, value in state["callback"].items():
+            setattr(callback, name, value)
+        venv.finished = [EpisodeStats(**e) for e in state["finished"]]
+        venv._names = list(state["components"])
+        model.num_timesteps = int(state["num_timesteps"])
+        model._n_updates = int(state["n_updates"])
+        model._episode_num = int(state["episode_num"])
+        self.elapsed_before = float(state["train_time_s"])
+        self.resumed_from = model.num_timesteps
+        return True
+
+    def _load_networks(self, model, folder: Path) -> None:
+        if self.backend == "sbx":
+            from flax import serialization
+
+            template = _sbx_states(model)
+            restored = serialization.from_bytes(
+                template, (folder / "networks.msgpack").read_bytes())
+            for name, state in template["policy"].items():
+                setattr(model.policy, name, state.replace(**_fields(restored["policy"][name])))
+            for name, state in template["model"].items():
+                setattr(model, name, state.replace(**_fields(restored["model"][name])))
+            model.key = restored["key"]
+            for name in ("actor", "qf", "vf"):  # the algorithm's own references
+                if hasattr(model, name) and hasattr(model.policy, name):
+                    setattr(model, name, getattr(model.policy, name))
+        else:
+            import torch
+
+            params = torch.load(folder / "networks.pt", map_location=model.device,
+                                weights_only=True)
+            model.set_parameters(params, exact_match=True, device=model.device)
+
+
+def _sbx_states(model) -> dict[str, Any]:
+    """Everything an SBX algorithm learns: its policy's train states (networks, optimiser
+    states, target networks), its own (SAC's entropy coefficient) and its random key."""
+    from text2reward.training.backends import _states
+
+    own = {name: value for name, value in sorted(vars(model).items())
+           if name.endswith("_state") and hasattr(value, "params")}
+    return {"policy": _states(model.policy), "model": own, "key": model.key}
+
+
+def _fields(restored: Any) -> dict[str, Any]:
+    """A restored train state's data fields (from_bytes gives the same dataclass back)."""
+    return {f.name: getattr(restored, f.name) for f in dataclasses.fields(restored)
+            if f.metadata.get("pytree_node", True)}
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays in callback state, as JSON."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to a checkpoint")
+
+
+def _buffer_arrays(buffer) -> dict[str, np.ndarray]:
+    n = buffer.buffer_size if buffer.full else buffer.pos
+    arrays = {}
+    for name in BUFFER_FIELDS:
+        value = getattr(buffer, name, None)
+        if isinstance(value, dict):  # a DictReplayBuffer's observations
+            arrays.update({f"{name}/{key}": part[:n] for key, part in value.items()})
+        elif isinstance(value, np.ndarray):
+            arrays[name] = value[:n]
+    return arrays
+
+
+def _save_buffer(buffer, folder: Path) -> None:
+    """The replay buffer's filled rows as .npy files of at most CHUNK_BYTES each (a locked-down
+    worker may not write a file over 512 MiB; 1M steps of Ant are 1.7 GB)."""
+    if buffer is None:
+        return
+    folder.mkdir()
+    files = {}
+    for name, array in _buffer_arrays(buffer).items():
+        rows = max(1, CHUNK_BYTES // max(array[:1].nbytes, 1))
+        files[name] = []
+        for i, start in enumerate(range(0, max(len(array), 1), rows)):
+            file = f"{name.replace('/', '.')}.{i}.npy"
+            np.save(folder / file, array[start:start + rows])
+            files[name].append(file)
+    meta = {"pos": int(buffer.pos), "full": bool(buffer.full), "files": files}
+    (folder / "buffer.json").write_text(json.dumps(meta))
+
+
+def _load_buffer(buffer, folder: Path) -> None:
+    if buffer is None or not (folder / "buffer.json").exists():
+        return
+    meta = json.loads((folder / "buffer.json").read_text())
+    for name, files in meta["files"].items():
+        field, _, key = name.partition("/")
+        target = getattr(buffer, field)
+        target = target[key] if key else target
+        start = 0
+        for file in files:
+            part = np.load(folder / file, allow_pickle=False)
+            target[start:start + len(part)] = part
+            start += len(part)
+    buffer.pos, buffer.full = int(meta["pos"]), bool(meta["full"])
+
+
+def _rms(stats) -> dict[str, np.ndarray]:
+    return {"mean": np.asarray(stats.mean), "var": np.asarray(stats.var),
+            "count": np.asarray(stats.count)}
+
+
+def _save_normalisation(env, path: Path) -> None:
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    if not isinstance(env, VecNormalize):
+        return
+    arrays = {"returns": np.asarray(env.returns)}
+    obs = env.obs_rms if isinstance(env.obs_rms, dict) else {"": env.obs_rms}
+    for key, stats in obs.items():
+        arrays.update({f"obs/{key}/{k}": v for k, v in _rms(stats).items()})
+    arrays.update({f"ret/{k}": v for k, v in _rms(env.ret_rms).items()})
+    np.savez(path, **arrays)
+
+
+def _load_normalisation(env, path: Path) -> None:
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    if not isinstance(env, VecNormalize) or not path.exists():
+        return
+    with np.load(path, allow_pickle=False) as data:
+        for name in data.files:
+            parts = name.split("/")
+            if parts[0] == "obs":
+                stats = env.obs_rms[parts[1]] if isinstance(env.obs_rms, dict) else env.obs_rms
+            elif parts[0] == "ret":
+                stats = env.ret_rms
+            else:
+                continue
+            value = data[name]
+            setattr(stats, parts[-1], float(value) if parts[-1] == "count" else value.copy())
+        if data["returns"].shape == np.shape(env.returns):
+            env.returns = data["returns"].copy()
