@@ -38,14 +38,15 @@ class SnapshotCallback(BaseCallback):
                  pauses: tuple[float, ...] = (), on_start: Callable[[], None] | None = None,
                  before_pause: Callable[[], None] | None = None,
                  after_pause: Callable[[float], None] | None = None,
-                 after_rollout: Callable[[], None] | None = None) -> None:
+                 before_rollout: Callable[[], None] | None = None) -> None:
         super().__init__()
         # on_start: run once learning has begun (the env reset), before the first step;
         # before_pause: run at each pause before it is reported (the run may act on it);
         # after_pause: run after a pause's decision to go on;
-        # after_rollout: run at the end of each rollout (checkpoints)
+        # before_rollout: run as each rollout starts, when the policy has learnt from every
+        # step so far (checkpoints)
         self.on_start, self.before_pause, self.after_pause = on_start, before_pause, after_pause
-        self.after_rollout = after_rollout
+        self.before_rollout = before_rollout
         self.env, self.total, self.threshold, self.emit = env, total, threshold, emit
         self.stop_file, self.stop_when_solved = stop_file, stop_when_solved
         self.snapshots: list[dict[str, Any]] = []
@@ -143,10 +144,12 @@ class SnapshotCallback(BaseCallback):
         self.pause_seen = len(finished)
         return window if len(window) >= least else finished[-least:]
 
+    def _on_rollout_start(self) -> None:
+        if self.before_rollout is not None:
+            self.before_rollout()
+
     def _on_rollout_end(self) -> None:
         self.env.check_finite()  # before the policy learns from this rollout's rewards
-        if self.after_rollout is not None:
-            self.after_rollout()
 
     def _solved(self) -> bool:
         """The last 10 training episodes (stochastic policy) meet the task's self.threshold."""

@@ -295,7 +295,7 @@ def _checkpointer(run: Training, program: RewardProgram, preset: dict[str, Any],
     saver = checkpoint.Checkpointer(
         run, out_dir, every, checkpoint.fingerprint(program.source, preset, seed),
         backends.backend_of(preset))
-    run.callback.after_rollout = saver.maybe_save
+    run.callback.before_rollout = saver.maybe_save
     return saver
 
 
