@@ -3,9 +3,9 @@ a stopped batch) continues from its last checkpoint when its job runs again in t
 folder, instead of from step 0.
 
 A checkpoint is written as a rollout starts (the policy has learnt from every step so far)
-once ``every_s`` seconds of training have passed since the last one (``CHECKPOINT_EVERY_S`` by default; a preset's
-``checkpoint_every_s`` changes it, 0 turns checkpoints off), so trainings shorter than that
-never write one. It goes to ``checkpoint.new/`` and is renamed to ``checkpoint/`` when whole:
+once ``every_s`` seconds of training have passed since the last one (``CHECKPOINT_EVERY_S``
+by default; a preset's ``checkpoint_every_s`` changes it, 0 turns checkpoints off), so
+trainings shorter than that never write one. It goes to ``checkpoint.new/`` and is renamed to ``checkpoint/`` when whole:
 a kill while writing leaves the previous one as it was. Nothing in it is unpickled when it is
 read back: networks and optimisers as torch tensors (``weights_only``) or flax bytes (SBX),
 the replay buffer and normalisation statistics as .npz, the rest as JSON.
