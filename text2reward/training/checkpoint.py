@@ -5,14 +5,16 @@ folder, instead of from step 0.
 A checkpoint is written as a rollout starts (the policy has learnt from every step so far)
 once ``every_s`` seconds of training have passed since the last one (``CHECKPOINT_EVERY_S``
 by default; a preset's ``checkpoint_every_s`` changes it, 0 turns checkpoints off), so
-trainings shorter than that never write one. It goes to ``checkpoint.new/`` and is renamed to ``checkpoint/`` when whole:
-a kill while writing leaves the previous one as it was. Nothing in it is unpickled when it is
-read back: networks and optimisers as torch tensors (``weights_only``) or flax bytes (SBX),
-the replay buffer and normalisation statistics as .npz, the rest as JSON.
+trainings shorter than that never write one. It goes to ``checkpoint.new/`` and is renamed
+to ``checkpoint/`` when whole: a kill while writing leaves the previous one as it was.
+Nothing in it is unpickled when it is read back: networks and optimisers as torch tensors
+(``weights_only``) or flax bytes (SBX), the replay buffer as .npy files, normalisation
+statistics as .npz, the rest as JSON.
 
 It is used only by the same program, preset and seed (its ``fingerprint``); any other is
 removed. A resumed training is not bit-identical to one that ran through: its envs start new
-episodes where it resumes, and random generators start afresh. Its result says from which step it resumed.
+episodes where it resumes, and random generators start afresh. Its result says from which
+step it resumed.
 
 Trainings of a search that share experience with the others, or pause for the search's
 decisions (successive halving, the budget bandit), write none: their shared files are read by
