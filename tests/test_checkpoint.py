@@ -191,3 +191,42 @@ def test_trainings_that_pause_for_the_runs_decisions_write_none(tmp_path, monkey
     decision_path(out, 0.5).write_text("go")
     result = _train(out, "CartPole-v1", "balance", GOOD, 2048, pause_at=[0.5])
     assert written == [] and result["pauses"][0]["decision"] == "go"
+
+
+def test_buffer_chunks_no_step_wrote_since_the_last_checkpoint_are_linked(tmp_path, monkeypatch):
+    from gymnasium.spaces import Box
+    from stable_baselines3.common.buffers import ReplayBuffer
+
+    monkeypatch.setattr(checkpoint, "CHUNK_BYTES", 96)  # 8 rows of 3 float32 observations
+    space = Box(-1, 1, (3,), dtype=np.float32)
+
+    def filled(n: int, buffer=None):
+        buffer = buffer or ReplayBuffer(100, space, Box(-1, 1, (1,)), n_envs=1)
+        for _ in range(n):
+            buffer.add(space.sample()[None], space.sample()[None], np.zeros((1, 1)),
+                       np.ones(1), np.zeros(1), [{}])
+        return buffer
+
+    def inode(folder, chunk):
+        return (tmp_path / folder / f"observations.{chunk}.npy").stat().st_ino
+
+    def reloaded(folder):
+        copy = ReplayBuffer(100, space, Box(-1, 1, (1,)), n_envs=1)
+        checkpoint._load_buffer(copy, tmp_path / folder)
+        return copy
+
+    buffer = filled(30)
+    checkpoint._save_buffer(buffer, tmp_path / "a", tmp_path / "none", None)
+    filled(10, buffer)  # rows 30-39: chunk 3 (24-31) and a new chunk 4
+    checkpoint._save_buffer(buffer, tmp_path / "b", tmp_path / "a", 10)
+    at_b = buffer.observations[:40].copy()
+    assert [inode("a", c) == inode("b", c) for c in range(4)] == [True, True, True, False]
+    filled(70, buffer)  # rows 40-99 and, round the ring, 0-9
+    checkpoint._save_buffer(buffer, tmp_path / "c", tmp_path / "b", 70)
+    assert buffer.full and buffer.pos == 10
+    assert [inode("b", c) == inode("c", c) for c in range(5)] == [False, False, True, True, True]
+    b, c = reloaded("b"), reloaded("c")
+    assert (b.pos, b.full, c.pos, c.full) == (40, False, 10, True)
+    assert np.array_equal(b.observations[:40], at_b)
+    for name in checkpoint.BUFFER_FIELDS:
+        assert np.array_equal(getattr(c, name), getattr(buffer, name))

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -67,6 +68,7 @@ class Checkpointer:
         self.backend = backend
         self.elapsed_before = 0.0  # training seconds before the last resume
         self.resumed_from: int | None = None
+        self.saved_at: int | None = None  # the step of the checkpoint in FOLDER, if any
         self.started = time.perf_counter()
         self.last = self.started
 
@@ -87,7 +89,11 @@ class Checkpointer:
         new.mkdir(parents=True)
         model, callback, venv = self.run.model, self.run.callback, self.run.venv
         self._save_networks(model, new)
-        _save_buffer(getattr(model, "replay_buffer", None), new / "buffer")
+        buffer = getattr(model, "replay_buffer", None)
+        if buffer is not None:  # chunks no step has written since the last one are linked
+            since = None if self.saved_at is None else \
+                (model.num_timesteps - self.saved_at) // max(model.n_envs, 1)
+            _save_buffer(buffer, new / "buffer", final / "buffer", since)
         _save_normalisation(model.get_env(), new / "normalisation.npz")
         from text2reward.analysis.trajectories import save_episodes
 
@@ -106,6 +112,7 @@ class Checkpointer:
             final.rename(old)
         new.rename(final)
         shutil.rmtree(old, ignore_errors=True)
+        self.saved_at = int(model.num_timesteps)
 
     def _save_networks(self, model, folder: Path) -> None:
         if self.backend == "sbx":
@@ -147,7 +154,7 @@ class Checkpointer:
         model._n_updates = int(state["n_updates"])
         model._episode_num = int(state["episode_num"])
         self.elapsed_before = float(state["train_time_s"])
-        self.resumed_from = model.num_timesteps
+        self.resumed_from = self.saved_at = model.num_timesteps
         return True
 
     def _load_networks(self, model, folder: Path) -> None:
@@ -210,22 +217,38 @@ def _buffer_arrays(buffer) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _save_buffer(buffer, folder: Path) -> None:
+def _save_buffer(buffer, folder: Path, previous: Path, rows_since: int | None) -> None:
     """The replay buffer's filled rows as .npy files of at most CHUNK_BYTES each (a locked-down
-    worker may not write a file over 512 MiB; 1M steps of Ant are 1.7 GB)."""
-    if buffer is None:
-        return
+    worker may not write a file over 512 MiB; 1M steps of Ant are 1.7 GB). ``rows_since``:
+    the rows added since the checkpoint in ``previous`` (None: no such checkpoint); chunks
+    none of them fell in are hard links to that checkpoint's files, not written again."""
     folder.mkdir()
+    changed = _changed_rows(buffer, rows_since)
     files = {}
     for name, array in _buffer_arrays(buffer).items():
         rows = max(1, CHUNK_BYTES // max(array[:1].nbytes, 1))
         files[name] = []
         for i, start in enumerate(range(0, max(len(array), 1), rows)):
             file = f"{name.replace('/', '.')}.{i}.npy"
-            np.save(folder / file, array[start:start + rows])
+            end = min(start + rows, len(array))
+            if changed is not None and not changed(start, end) and (previous / file).exists():
+                os.link(previous / file, folder / file)
+            else:
+                np.save(folder / file, array[start:end])
             files[name].append(file)
     meta = {"pos": int(buffer.pos), "full": bool(buffer.full), "files": files}
     (folder / "buffer.json").write_text(json.dumps(meta))
+
+
+def _changed_rows(buffer, rows_since: int | None):
+    """A test of whether rows [start, end) of ``buffer`` were written in the last
+    ``rows_since`` additions (they end at ``buffer.pos``, going round the ring); None: any."""
+    if rows_since is None or rows_since >= buffer.buffer_size:
+        return None
+    first = (buffer.pos - rows_since) % buffer.buffer_size
+    spans = [(first, buffer.pos)] if first <= buffer.pos else \
+        [(first, buffer.buffer_size), (0, buffer.pos)]
+    return lambda start, end: any(start < b and a < end for a, b in spans)
 
 
 def _load_buffer(buffer, folder: Path) -> None:
