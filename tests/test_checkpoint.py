@@ -242,3 +242,16 @@ def test_buffer_chunks_no_step_wrote_since_the_last_checkpoint_are_linked(tmp_pa
     assert np.array_equal(b.observations[:40], at_b)
     for name in checkpoint.BUFFER_FIELDS:
         assert np.array_equal(getattr(c, name), getattr(buffer, name))
+
+
+def test_a_damaged_checkpoint_is_discarded_and_the_training_starts_afresh(tmp_path, monkeypatch):
+    out = tmp_path / "t"
+    _kill_after(monkeypatch, 400)
+    with pytest.raises(Killed):
+        _train(out, "Pendulum-v1", "swing_up", PENDULUM, 700)
+    monkeypatch.undo()
+    for chunk in (out / checkpoint.FOLDER / "buffer").glob("observations.*.npy"):
+        chunk.write_bytes(b"not an array")  # e.g. a disk fault, or another version's format
+    result = _train(out, "Pendulum-v1", "swing_up", PENDULUM, 700)
+    assert "resumed_from" not in result and "checkpoint_discarded" in result
+    assert result["steps"] >= 700 and (out / "policy.zip").exists()

@@ -328,9 +328,18 @@ def train(
     from (its weights and optimiser state; the reward and everything else are this one's)."""
     run = prepare(spec, program, scorer, preset, out_dir, seed, device, emit, init_policy,
                   shared, record, refresh, seen)
-    venv, model, callback, total = run.venv, run.model, run.callback, run.total
     saver = _checkpointer(run, program, preset, out_dir, seed)
-    resumed = saver is not None and saver.restore()
+    discarded = None
+    try:
+        resumed = saver is not None and saver.restore()
+    except Exception as exc:  # noqa: BLE001 - a damaged or older checkpoint: start afresh
+        discarded = f"{type(exc).__name__}: {exc}"
+        checkpoint.remove(out_dir)
+        run.venv.close()
+        run = prepare(spec, program, scorer, preset, out_dir, seed, device, emit, init_policy,
+                      shared, record, refresh, seen)
+        saver, resumed = _checkpointer(run, program, preset, out_dir, seed), False
+    venv, model, callback, total = run.venv, run.model, run.callback, run.total
     start = time.perf_counter()
     model.learn(total_timesteps=max(total - model.num_timesteps, 0), callback=callback,
                 reset_num_timesteps=not resumed)
@@ -360,6 +369,7 @@ def train(
         "warm_start": init_policy is not None,
         **({"resumed_from": saver.resumed_from, "resumed_train_time_s": saver.elapsed_before}
            if saver and saver.resumed_from else {}),
+        **({"checkpoint_discarded": discarded} if discarded else {}),
         **({"shared": run.sharing.info} if run.sharing is not None
            and (run.sharing.info["transitions"] or "skipped" in run.sharing.info) else {}),
     }
