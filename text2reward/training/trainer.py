@@ -325,7 +325,10 @@ def train(
     """Train a policy with ``program`` as the reward, save it, and return its metrics.
 
     ``init_policy``: a policy saved by an earlier training of the same env and preset to start
-    from (its weights and optimiser state; the reward and everything else are this one's)."""
+    from (its weights and optimiser state; the reward and everything else are this one's).
+
+    A long training keeps a checkpoint in ``out_dir`` and continues from it when it is run
+    again there after being killed (training/checkpoint.py)."""
     run = prepare(spec, program, scorer, preset, out_dir, seed, device, emit, init_policy,
                   shared, record, refresh, seen)
     saver = _checkpointer(run, program, preset, out_dir, seed)
@@ -347,7 +350,6 @@ def train(
     if run.recorder is not None:
         run.recorder.save()
     backends.save_policy(model, out_dir / "policy.zip", backends.backend_of(preset))
-    checkpoint.remove(out_dir)  # the policy is saved: nothing left to resume
     stats = obs_stats(model)
     if stats is not None:
         stats.save(normalize.beside(out_dir / "policy.zip"))
@@ -355,6 +357,7 @@ def train(
                           int(preset.get("eval_episodes", 10)), seed, stats)
     save_episodes(out_dir / "episodes.npz", callback.raw + raw)
     venv.close()
+    checkpoint.remove(out_dir)  # everything is saved: nothing left to resume
     return {
         "steps": int(model.num_timesteps),
         "train_time_s": train_time,
