@@ -74,7 +74,19 @@ def _params(model) -> np.ndarray:
         leaves = jax.tree_util.tree_leaves([model.policy.actor_state, model.policy.qf_state,
                                             model.ent_coef_state])  # with optimiser states
         return np.concatenate([np.asarray(x, dtype=np.float64).ravel() for x in leaves])
-    return np.concatenate([p.detach().cpu().numpy().ravel() for p in model.policy.parameters()])
+    import torch
+
+    def tensors(value):  # the networks' and the optimisers' (Adam's moments, SAC's entropy)
+        if isinstance(value, torch.Tensor):
+            yield value.detach().cpu().double().numpy().ravel()
+        elif isinstance(value, dict):
+            for key in sorted(value, key=str):
+                yield from tensors(value[key])
+        elif isinstance(value, list | tuple):
+            for item in value:
+                yield from tensors(item)
+
+    return np.concatenate(list(tensors(model.get_parameters())))
 
 
 def _expert(env_dir: str, task: str) -> str:
