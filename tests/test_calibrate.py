@@ -51,17 +51,16 @@ def test_bench_experts_appends_rows_resumes_and_writes_the_table(tmp_path):
 
 
 def test_a_stopped_calibration_resumes_its_training_from_the_checkpoint(tmp_path, monkeypatch):
-    from test_checkpoint import Killed, _kill_after
+    from test_checkpoint import _killed
 
     from text2reward.calibrate import calibrate, train_one, work_folder
 
     settings = {"timesteps": 4096, "checkpoint_every_s": 1e-6}
     results, work = tmp_path / "cal.jsonl", tmp_path / "cal.jsonl.work"
     folder = work_folder(work, "CartPole-v1:balance", "expert", 0, settings)
-    _kill_after(monkeypatch, 2048)
-    with pytest.raises(Killed):  # the calibration's process killed after a checkpoint
-        train_one("CartPole-v1", "balance", "expert", 0, settings, str(folder))
-    monkeypatch.undo()
+    # the calibration's process killed after a checkpoint
+    _killed(monkeypatch, 2048, train_one, "CartPole-v1", "balance", "expert", 0, settings,
+            str(folder))
     rows = calibrate(["CartPole-v1:balance"], 1, ["expert"], settings, results, 1, work)
     assert rows[0]["resumed_from"] >= 2048 and rows[0]["steps"] < 4096 + 2048
     assert not work.exists()

@@ -57,6 +57,16 @@ def _kill_after(monkeypatch, steps: int) -> list[dict]:
     return saved
 
 
+def _killed(monkeypatch, steps: int, training, *args, **kwargs) -> dict:
+    """Run ``training(*args, **kwargs)`` until its first checkpoint at or past ``steps``, kill
+    it there, and return what that checkpoint held."""
+    saved = _kill_after(monkeypatch, steps)
+    with pytest.raises(Killed):
+        training(*args, **kwargs)
+    monkeypatch.undo()
+    return saved[0]
+
+
 def _norm(model) -> list | None:
     """VecNormalize's observation and return statistics, if the model trains with it."""
     env = model.get_env()
@@ -105,11 +115,9 @@ def _expert(env_dir: str, task: str) -> str:
 def test_a_killed_training_resumes_from_its_checkpoint(tmp_path, monkeypatch, env_id, task,
                                                        source, timesteps, kill_at, changes):
     out = tmp_path / "t"
-    saved = _kill_after(monkeypatch, kill_at)
-    with pytest.raises(Killed):
-        _train(out, env_id, task, source, timesteps, **changes)
-    monkeypatch.undo()
-    state = saved[0]["state"]
+    saved = _killed(monkeypatch, kill_at, _train, out, env_id, task, source, timesteps,
+                    **changes)
+    state = saved["state"]
     assert state["num_timesteps"] >= kill_at and state["finished"] and state["callback"]
     assert not (out / "policy.zip").exists()
 
@@ -127,9 +135,9 @@ def test_a_killed_training_resumes_from_its_checkpoint(tmp_path, monkeypatch, en
 
     monkeypatch.setattr(checkpoint.Checkpointer, "restore", restore_and_look)
     result = _train(out, env_id, task, source, timesteps, **changes)
-    assert restored["ok"] and np.array_equal(restored["params"], saved[0]["params"])
+    assert restored["ok"] and np.array_equal(restored["params"], saved["params"])
     assert not np.array_equal(restored["fresh"], restored["params"])  # it had learnt
-    assert restored["norm"] == saved[0]["norm"]
+    assert restored["norm"] == saved["norm"]
     assert restored["norm"] is not None or env_id in ("Pendulum-v1", "text2reward/MiniGrid-"
                                                       "Empty-Random-6x6-v0")
     assert restored["finished"] == len(state["finished"])
@@ -145,10 +153,8 @@ def test_a_killed_training_resumes_from_its_checkpoint(tmp_path, monkeypatch, en
 @pytest.mark.skipif(importlib.util.find_spec("sbx") is None, reason="the sbx extra")
 def test_an_sbx_training_resumes_with_its_train_states(tmp_path, monkeypatch):
     out = tmp_path / "t"
-    saved = _kill_after(monkeypatch, 400)
-    with pytest.raises(Killed):
-        _train(out, "Pendulum-v1", "swing_up", PENDULUM, 700, backend="sbx")
-    monkeypatch.undo()
+    saved = _killed(monkeypatch, 400, _train, out, "Pendulum-v1", "swing_up", PENDULUM, 700,
+                    backend="sbx")
     restored = []
     restore = checkpoint.Checkpointer.restore
     monkeypatch.setattr(checkpoint.Checkpointer, "restore",
@@ -156,17 +162,14 @@ def test_an_sbx_training_resumes_with_its_train_states(tmp_path, monkeypatch):
                         and not restored.append(_params(self.run.model)))
     result = _train(out, "Pendulum-v1", "swing_up", PENDULUM, 700, backend="sbx")
     before, after = restored  # a fresh model's states, then the checkpoint's
-    assert np.array_equal(after, saved[0]["params"]) and not np.array_equal(before, after)
-    assert result["resumed_from"] == saved[0]["state"]["num_timesteps"]
+    assert np.array_equal(after, saved["params"]) and not np.array_equal(before, after)
+    assert result["resumed_from"] == saved["state"]["num_timesteps"]
     assert 700 <= result["steps"] < 1100
 
 
 def test_a_checkpoint_of_another_training_is_not_resumed(tmp_path, monkeypatch):
     out = tmp_path / "t"
-    _kill_after(monkeypatch, 1024)
-    with pytest.raises(Killed):
-        _train(out, "CartPole-v1", "balance", GOOD, 3072)
-    monkeypatch.undo()
+    _killed(monkeypatch, 1024, _train, out, "CartPole-v1", "balance", GOOD, 3072)
     assert (out / checkpoint.FOLDER / "state.json").exists()
     result = _train(out, "CartPole-v1", "balance", GOOD, 3072, seed=1)  # another seed
     assert "resumed_from" not in result and result["steps"] >= 3072
@@ -258,10 +261,7 @@ def test_buffer_chunks_no_step_wrote_since_the_last_checkpoint_are_linked(tmp_pa
 
 def test_a_damaged_checkpoint_is_discarded_and_the_training_starts_afresh(tmp_path, monkeypatch):
     out = tmp_path / "t"
-    _kill_after(monkeypatch, 400)
-    with pytest.raises(Killed):
-        _train(out, "Pendulum-v1", "swing_up", PENDULUM, 700)
-    monkeypatch.undo()
+    _killed(monkeypatch, 400, _train, out, "Pendulum-v1", "swing_up", PENDULUM, 700)
     for chunk in (out / checkpoint.FOLDER / "buffer").glob("observations.*.npy"):
         chunk.write_bytes(b"not an array")  # e.g. a disk fault, or another version's format
     result = _train(out, "Pendulum-v1", "swing_up", PENDULUM, 700)
