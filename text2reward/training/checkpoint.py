@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from text2reward.training import normalize
+
 CHECKPOINT_EVERY_S = 600.0
 CHUNK_BYTES = 128 * 2**20
 FOLDER = "checkpoint"
@@ -94,7 +96,7 @@ class Checkpointer:
             since = None if self.saved_at is None else \
                 (model.num_timesteps - self.saved_at) // max(model.n_envs, 1)
             _save_buffer(buffer, new / "buffer", final / "buffer", since)
-        _save_normalisation(model.get_env(), new / "normalisation.npz")
+        _save_normalisation(model.get_env(), new)
         from text2reward.analysis.trajectories import save_episodes
 
         save_episodes(new / "raw.npz", list(callback.raw))
@@ -141,7 +143,7 @@ class Checkpointer:
         model, callback, venv = self.run.model, self.run.callback, self.run.venv
         self._load_networks(model, folder)
         _load_buffer(getattr(model, "replay_buffer", None), folder / "buffer")
-        _load_normalisation(model.get_env(), folder / "normalisation.npz")
+        _load_normalisation(model.get_env(), folder)
         from text2reward.analysis.trajectories import load_episodes
         from text2reward.training.wrapper import EpisodeStats
 
@@ -267,39 +269,36 @@ def _load_buffer(buffer, folder: Path) -> None:
     buffer.pos, buffer.full = int(meta["pos"]), bool(meta["full"])
 
 
-def _rms(stats) -> dict[str, np.ndarray]:
-    return {"mean": np.asarray(stats.mean), "var": np.asarray(stats.var),
-            "count": np.asarray(stats.count)}
+REWARD_NORM = "reward_norm.npz"
 
 
-def _save_normalisation(env, path: Path) -> None:
+def _save_normalisation(env, folder: Path) -> None:
+    """VecNormalize's statistics: the observations' as a policy keeps them beside it
+    (normalize.ObsStats), the rewards' running return statistics here."""
     from stable_baselines3.common.vec_env import VecNormalize
 
     if not isinstance(env, VecNormalize):
         return
-    arrays = {"returns": np.asarray(env.returns)}
-    obs = env.obs_rms if isinstance(env.obs_rms, dict) else {"": env.obs_rms}
-    for key, stats in obs.items():
-        arrays.update({f"obs/{key}/{k}": v for k, v in _rms(stats).items()})
-    arrays.update({f"ret/{k}": v for k, v in _rms(env.ret_rms).items()})
-    np.savez(path, **arrays)
+    stats = normalize.ObsStats.of(env)
+    if stats is not None:
+        stats.save(folder / normalize.FILE)
+    ret = env.ret_rms
+    np.savez(folder / REWARD_NORM, mean=np.asarray(ret.mean), var=np.asarray(ret.var),
+             count=np.asarray(ret.count), returns=np.asarray(env.returns))
 
 
-def _load_normalisation(env, path: Path) -> None:
+def _load_normalisation(env, folder: Path) -> None:
     from stable_baselines3.common.vec_env import VecNormalize
 
-    if not isinstance(env, VecNormalize) or not path.exists():
+    if not isinstance(env, VecNormalize):
         return
-    with np.load(path, allow_pickle=False) as data:
-        for name in data.files:
-            parts = name.split("/")
-            if parts[0] == "obs":
-                stats = env.obs_rms[parts[1]] if isinstance(env.obs_rms, dict) else env.obs_rms
-            elif parts[0] == "ret":
-                stats = env.ret_rms
-            else:
-                continue
-            value = data[name]
-            setattr(stats, parts[-1], float(value) if parts[-1] == "count" else value.copy())
+    stats = normalize.ObsStats.load(folder / normalize.FILE)
+    if stats is not None:
+        stats.restore(env)
+    elif env.norm_obs:  # never resumed without the statistics its policy was trained with
+        raise FileNotFoundError(f"{folder / normalize.FILE} is missing")
+    with np.load(folder / REWARD_NORM, allow_pickle=False) as data:
+        env.ret_rms.mean, env.ret_rms.var = data["mean"].copy(), data["var"].copy()
+        env.ret_rms.count = float(data["count"])
         if data["returns"].shape == np.shape(env.returns):
             env.returns = data["returns"].copy()
