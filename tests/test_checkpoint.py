@@ -208,16 +208,35 @@ def test_a_killed_worker_resumes_when_its_job_runs_again(tmp_path):
     assert not state.exists()
 
 
-def test_trainings_that_pause_for_the_runs_decisions_write_none(tmp_path, monkeypatch):
+@pytest.mark.parametrize("decision", ["go", "behind at rung 2 (50%)"])
+def test_a_training_killed_while_it_waits_at_a_pause_waits_there_again(tmp_path, monkeypatch,
+                                                                       decision):
     from text2reward.sandbox.job import decision_path
 
-    written = []
-    monkeypatch.setattr(checkpoint.Checkpointer, "save", lambda self: written.append(1))
     out = tmp_path / "a"
     out.mkdir()
-    decision_path(out, 0.5).write_text("go")
-    result = _train(out, "CartPole-v1", "balance", GOOD, 2048, pause_at=[0.5])
-    assert written == [] and result["pauses"][0]["decision"] == "go"
+    decision_path(out, 0.25).write_text("go")
+    save = checkpoint.Checkpointer.save
+
+    def save_then_die(self):  # killed as it waits at 0.5, its checkpoint written
+        save(self)
+        if (self.run.callback.pending or {}).get("pause") == 0.5:
+            raise Killed
+
+    monkeypatch.setattr(checkpoint.Checkpointer, "save", save_then_die)
+    settings = {"pause_at": [0.25, 0.5], "checkpoint_every_s": 600.0}
+    with pytest.raises(Killed):
+        _train(out, "CartPole-v1", "balance", GOOD, 4096, **settings)
+    monkeypatch.undo()
+    decision_path(out, 0.5).write_text(decision)  # the run's decision, taken after the kill
+    result = _train(out, "CartPole-v1", "balance", GOOD, 4096, **settings)
+    assert result["resumed_from"] == 2048  # from the pause, not from the last rollout
+    assert [(p["pause"], p["step"], p["decision"]) for p in result["pauses"]] == [
+        (0.25, 1024, "go"), (0.5, 2048, decision)]
+    if decision == "go":
+        assert result["steps"] == 4096 and result["stopped_early"] is None
+    else:  # stopped there: at most the one vector step that ends its learning
+        assert result["stopped_early"] == decision and result["steps"] <= 2048 + 8
 
 
 def test_buffer_chunks_no_step_wrote_since_the_last_checkpoint_are_linked(tmp_path, monkeypatch):

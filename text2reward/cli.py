@@ -188,6 +188,9 @@ def main() -> None:
 @click.option("--backend", type=click.Choice(BACKENDS),
               help="Training library: sb3 (Stable-Baselines3) or sbx (its JAX port, "
                    'pip install "text2reward[sbx]"). Default: the preset\'s (sb3).')
+@click.option("--checkpoint-every", "checkpoint_every_s", type=float,
+              help="Seconds of training between checkpoints, which `resume` continues a "
+                   "killed training from; 0 turns them off. Default 600.")
 @click.option("--repairs", type=int, help="Repair attempts per rejected candidate. Default 2.")
 @click.option("--early-stop/--no-early-stop", default=None,
               help="Stop trainings clearly behind or already reliably succeeding. Default on.")

@@ -78,6 +78,9 @@ class RunConfig:
     train_timeout_s: float | None = None
     """Seconds before a training worker is taken for hung and killed; None: derived from the
     training's budget (training/presets.py ``time_limit``)."""
+    checkpoint_every_s: float | None = None
+    """Seconds of training between a training's checkpoints, which a resumed run continues
+    from (training/checkpoint.py); 0 turns them off; None: the preset's (10 minutes)."""
     device: str = "auto"
     """Torch device for training: auto, cpu or cuda."""
     backend: str | None = None
@@ -127,6 +130,9 @@ class RunConfig:
         for name in ("samples", "rounds", "workers", "reeval_seeds", "reeval_top"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if self.checkpoint_every_s is not None and self.checkpoint_every_s < 0:
+            raise ConfigError(f"--checkpoint-every must be 0 (off) or more seconds, "
+                              f"got {self.checkpoint_every_s}")
         if self.timesteps is not None and self.timesteps <= 0:
             raise ConfigError(f"--timesteps must be positive, got {self.timesteps}")
         if self.repairs < 0:

@@ -249,6 +249,7 @@ def job_for(config, setup: Setup, kind: str, folder: Path, program: str | None =
                out_dir=str(folder), task=setup.task.name if setup.task else None,
                success_path=c.success, timesteps=c.timesteps, seed=c.seed, device=c.device,
                backend=getattr(c, "backend", None),
+               checkpoint_every_s=getattr(c, "checkpoint_every_s", None),
                timeout_s=(c.train_timeout_s or time_limit(setup.spec, setup.task, c.timesteps))
                if kind == "train" else 60.0,
                env_kwargs=dict(getattr(c, "env_kwargs", None) or {}))

@@ -90,11 +90,16 @@ def search(config: RunConfig, setup: Setup, designer: Designer, store: RunStore,
 
 def forget_unfinished_experience(root: Path, restored: Restored) -> None:
     """Remove the shared-experience files (training/experience.py) of trainings an earlier
-    process left unfinished: they are redone from the start, and a candidate that starts before
-    one of them is redone must not be given what it had collected."""
+    process left unfinished with no checkpoint to continue from: they are redone from the
+    start, and a candidate that starts before one of them is redone must not be given what it
+    had collected. A training with a checkpoint keeps its file, cut back to the checkpoint
+    when it resumes."""
     from text2reward.runfolder import candidate_files
+    from text2reward.training.checkpoint import FOLDER
     from text2reward.training.experience import FILE
 
     for (r, index), path in candidate_files(root, FILE):
-        if index not in restored.records.get(r, {}):
+        if index not in restored.records.get(r, {}) \
+                and not any((path.parent / name / "state.json").exists()
+                            for name in (FOLDER, FOLDER + ".old")):
             path.unlink(missing_ok=True)

@@ -5,6 +5,14 @@ that succeeds in every evaluation episode ends the search, and the trainings of 
 still in flight stop. With local workers these decisions are taken at fixed fractions of each
 training, in candidate order (``RungSchedule``), so a seed gives the same search whatever the
 load or the number of workers; Ray's trainings are stopped asynchronously instead.
+
+Every input the schedule is given (a candidate arriving at its training, a pause's score, a
+candidate's end) is journaled as a "schedule" event, in the order the schedule took them. A
+resumed run replays its round's events through a fresh schedule, which is then where the
+earlier process left it: the same candidate holds the budget, the same ones wait at their
+pauses. Its trainings continue from their checkpoints (training/checkpoint.py); one that
+passes a pause again is told the decision already taken there, and one that waited at a pause
+waits there again for a decision not taken yet.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from text2reward.runfolder import read_journal
 from text2reward.sandbox import decision_path, request_stop
 from text2reward.search.bandit import START, BudgetBandit
 from text2reward.search.halving import RungSchedule, SuccessiveHalving
@@ -41,6 +50,10 @@ class Stopping:
         self.interrupted = threading.Event()
         self.stopping = False  # set on interruption: unfinished candidates are not recorded
         self._lock = threading.Lock()
+        self._journal_lock = threading.Lock()  # the schedule's inputs, journaled in its order
+        self.decisions: dict[tuple[tuple[int, int], float], str] = {}  # (candidate, pause) ->
+        self.replayed: set[tuple[tuple[int, int], float]] = set()  # reports an earlier process
+        self.arrived: set[tuple[int, int]] = set()  # gave (pause START: arrivals)
 
     def plan(self, reviewed: bool) -> None:
         """Fix the rules once it is known whether a person reviews rounds (then the search
@@ -96,7 +109,8 @@ class Stopping:
         if self.bandit:
             event = self._gate(at)[0]
             self.observe({"event": "status", "round": at[0], "index": at[1], "status": "queued"})
-            self.decide(self.schedule.arrive(at))
+            if at not in self.arrived:  # else it arrived in an earlier process (replayed)
+                self._apply("arrive", at)
             while not event.wait(0.2):
                 if self.interrupted.is_set():
                     return "interrupted"
@@ -117,22 +131,66 @@ class Stopping:
             self.running.pop(at, None)
 
     def open_round(self, r: int, done: dict[int, CandidateRecord], size: int) -> None:
-        """Tell the schedule a round of ``size`` candidates begins, with those an earlier
-        process finished."""
+        """Tell the schedule a round of ``size`` candidates begins: the inputs an earlier
+        process gave it are replayed, then the ends of the candidates it finished (``done``)
+        that it had not yet told the schedule of."""
         if self.schedule is None:
             return
         self.schedule.open_round(r, size)
+        told = self._replay(r)
         for record in done.values():
-            self.ended(record)
+            if record.at not in told:
+                self.ended(record)
 
     def ended(self, record: CandidateRecord) -> None:
         """A candidate is done (trained, or never trained): release the decisions waiting on
         it, and with --stop-on-success, cut its round if it met the target."""
         if self.schedule is not None:
             result = record.result or TrainingResult(status=record.status)
-            scores = {p["pause"]: p["score"] for p in result.pauses or ()}
-            self.decide(self.schedule.end(record.at, result.fraction,
-                                          self.meets_target(record), scores))
+            self._apply("end", record.at, fraction=result.fraction,
+                        met=self.meets_target(record),
+                        scores=[[p["pause"], p["score"]] for p in result.pauses or ()])
+
+    # -- the schedule's inputs, journaled and replayed -------------------------------------------
+    def _apply(self, call: str, at: tuple[int, int], **args: Any) -> None:
+        """Give the schedule one input, journal it, and carry out the decisions now ready."""
+        with self._journal_lock:
+            actions = self._call(call, at, args)
+            self.store.journal({"event": "schedule", "call": call, "round": at[0],
+                                "index": at[1], **args})
+        self.decide(actions)
+
+    def _call(self, call: str, at: tuple[int, int], args: dict[str, Any]) -> list:
+        if call == "arrive":
+            self.arrived.add(at)
+            return self.schedule.arrive(at)
+        if call == "report":
+            return self.schedule.report(at, args["pause"], args["score"])
+        return self.schedule.end(at, args["fraction"], args["met"],
+                                 {p: score for p, score in args["scores"]})
+
+    def _replay(self, r: int) -> set[tuple[int, int]]:
+        """Give the schedule round ``r``'s journaled inputs again, in their order, remembering
+        the decisions (their files were written then; a training that asks again is told);
+        the candidates whose end it was given."""
+        told = set()
+        for event in read_journal(self.store.root):
+            if event.get("event") != "schedule" or event.get("round") != r:
+                continue
+            at = (r, int(event["index"]))
+            if event["call"] == "report":
+                self.replayed.add((at, event["pause"]))
+            elif event["call"] == "end":
+                told.add(at)
+            for (key, pause, decision) in self._call(event["call"], at, event):
+                self.decisions[(key, pause)] = decision
+                if pause == START and self.bandit:
+                    event_, box = self._gate(key)
+                    box.append(decision)
+                    event_.set()
+        if self.bandit:
+            self.schedule.take_moves()  # journaled then
+        return told
 
     def cut_round(self, record: CandidateRecord) -> None:
         """A candidate met the target in every evaluation episode: the search is over, so the
@@ -156,7 +214,11 @@ class Stopping:
         """A training's event: a pause waits for its decision; progress feeds asynchronous
         halving."""
         if event.get("event") == "pause" and self.schedule is not None:
-            self.decide(self.schedule.report(at, event["pause"], event.get("score")))
+            pause = event["pause"]
+            if (at, pause) not in self.replayed:
+                self._apply("report", at, pause=pause, score=event.get("score"))
+            elif (decision := self.decisions.get((at, pause))) is not None:
+                self._write_decision(at, pause, decision)  # asked again: a resumed training
         elif event.get("event") == "progress" and self.halving is not None \
                 and self.schedule is None:
             if self.halving.report(at, event["step"], event["total"], event.get("score")):
@@ -166,13 +228,13 @@ class Stopping:
         """Write each ready decision where its paused training waits for it (a candidate
         waiting to start is released in this process)."""
         for (r, index), pause, decision in decisions:
+            self.decisions[((r, index), pause)] = decision
             if pause == START and self.bandit:
                 event, box = self._gate((r, index))
                 box.append(decision)
                 event.set()
             else:
-                path = decision_path(self.store.candidate_dir(r, index), pause)
-                self.store.write_text(path.relative_to(self.store.root), decision)
+                self._write_decision((r, index), pause, decision)
             if decision != "go":
                 self.store.journal({"event": "stop_decision", "round": r, "index": index,
                                     "pause": pause, "reason": decision})
@@ -183,6 +245,10 @@ class Stopping:
                               "index": move["from"], "status": "waiting"})
                 self.observe({"event": "status", "round": move["round"],
                               "index": move["to"], "status": "training"})
+
+    def _write_decision(self, at: tuple[int, int], pause: float, decision: str) -> None:
+        path = decision_path(self.store.candidate_dir(*at), pause)
+        self.store.write_text(path.relative_to(self.store.root), decision)
 
     @property
     def patience_factor(self) -> int:

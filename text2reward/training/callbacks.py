@@ -38,15 +38,18 @@ class SnapshotCallback(BaseCallback):
                  pauses: tuple[float, ...] = (), on_start: Callable[[], None] | None = None,
                  before_pause: Callable[[], None] | None = None,
                  after_pause: Callable[[float], None] | None = None,
-                 before_rollout: Callable[[], None] | None = None) -> None:
+                 before_rollout: Callable[[], None] | None = None,
+                 at_pause: Callable[[], None] | None = None) -> None:
         super().__init__()
         # on_start: run once learning has begun (the env reset), before the first step;
         # before_pause: run at each pause before it is reported (the run may act on it);
         # after_pause: run after a pause's decision to go on;
         # before_rollout: run as each rollout starts, when the policy has learnt from every
-        # step so far (checkpoints)
+        # step so far (checkpoints);
+        # at_pause: run at each pause, after before_pause and before it is reported
+        # (the checkpoint a training killed while it waits continues from)
         self.on_start, self.before_pause, self.after_pause = on_start, before_pause, after_pause
-        self.before_rollout = before_rollout
+        self.before_rollout, self.at_pause = before_rollout, at_pause
         self.env, self.total, self.threshold, self.emit = env, total, threshold, emit
         self.stop_file, self.stop_when_solved = stop_file, stop_when_solved
         self.snapshots: list[dict[str, Any]] = []
@@ -66,6 +69,7 @@ class SnapshotCallback(BaseCallback):
         self.pause_log: list[dict[str, Any]] = []  # each pause's step, score and decision
         self.pause_seen = 0  # training episodes finished by the last pause
         self.next_pause = self._pause_step()
+        self.pending: dict[str, Any] | None = None  # the pause waiting for its decision
 
     def _pause_step(self) -> float:
         return self.pauses[0] * self.total if self.pauses else float("inf")
@@ -73,6 +77,8 @@ class SnapshotCallback(BaseCallback):
     def _on_training_start(self) -> None:
         if self.on_start is not None:
             self.on_start()
+        if self.pending is not None and not self.await_decision():
+            self.next_due = 0  # resumed at a pause that stops it: the first step ends it
         self.start = time.perf_counter()
         self.start_step = self.num_timesteps
 
@@ -81,6 +87,8 @@ class SnapshotCallback(BaseCallback):
         return self.num_timesteps < self.next_due or self._due()
 
     def _due(self) -> bool:
+        if self.stopped is not None:
+            return False
         steps = self.num_timesteps
         if steps >= self.next_at:
             window = self.env.finished[self.seen :] or self.env.finished[-5:]
@@ -123,11 +131,21 @@ class SnapshotCallback(BaseCallback):
         recent = summarise(self._since_last_pause(), self.threshold)
         if self.before_pause is not None:
             self.before_pause()
+        self.pending = {"pause": pause, "step": steps, "score": recent.get("score")}
+        if self.at_pause is not None:
+            self.at_pause()
+        return self.await_decision()
+
+    def await_decision(self) -> bool:
+        """Report the pending pause and wait for the run's decision; False to stop there. A
+        training resumed from a checkpoint written at a pause starts here."""
+        pause, steps, score = (self.pending[k] for k in ("pause", "step", "score"))
         self.emit({"event": "pause", "pause": pause, "step": steps, "total": self.total,
-              "score": recent.get("score")})
+                   "score": score})
         decision = wait_for_decision(self.stop_file.parent, pause) if self.stop_file else "go"
-        self.pause_log.append({"pause": pause, "step": steps, "score": recent.get("score"),
+        self.pause_log.append({"pause": pause, "step": steps, "score": score,
                                "decision": decision})
+        self.pending = None
         if decision != "go":
             self.stopped = decision
             return False

@@ -5,22 +5,24 @@ folder, instead of from step 0.
 A checkpoint is written as a rollout starts (the policy has learnt from every step so far)
 once ``every_s`` seconds of training have passed since the last one (``CHECKPOINT_EVERY_S``
 by default; a preset's ``checkpoint_every_s`` changes it, 0 turns checkpoints off), so
-trainings shorter than that never write one. It goes to ``checkpoint.new/`` and is renamed
-to ``checkpoint/`` when whole: a kill while writing leaves the previous one as it was.
-Nothing in it is unpickled when it is read back: networks and optimisers as torch tensors
-(``weights_only``) or flax bytes (SBX), the replay buffer as .npy files, normalisation
-statistics as .npz, the rest as JSON.
+trainings shorter than that never write one. A training that pauses for a search's decisions
+(successive halving, the budget bandit) also writes one at each pause, before it reports
+there: killed while it waits, it continues by waiting there again.
+It goes to ``checkpoint.new/`` and is renamed to ``checkpoint/`` when whole: a kill while
+writing leaves the previous one as it was. Nothing in it is unpickled when it is read back:
+networks and optimisers as torch tensors (``weights_only``) or flax bytes (SBX), the replay
+buffer as .npy files, normalisation statistics as .npz, the rest as JSON.
 
 It is used only by the same program, preset and seed (its ``fingerprint``); any other is
 removed. A resumed training is not bit-identical to one that ran through: its envs start new
 episodes where it resumes, and random generators start afresh. Its result says from which
 step it resumed.
 
-Trainings of a search that share experience with the others, or pause for the search's
-decisions (successive halving, the budget bandit), write none: their shared files are read by
-counts, and their decisions are taken at steps, that a resumed training would not match. So
-checkpoints keep the long trainings that run alone: a batch's sparse, expert and designed
-trainings, `bench experts`, `text2reward train`, and re-evaluations over seeds.
+A training that shares experience with a search's other candidates (training/experience.py)
+keeps, besides, how many transitions it had recorded (its experience file is cut back to
+them when it resumes) and how many it had taken from each other file. The search's own
+decisions are journaled and replayed when it resumes (search/stopping.py), so a resumed
+training is told again what it was told at the pauses it passes again.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ CHUNK_BYTES = 128 * 2**20
 FOLDER = "checkpoint"
 BUFFER_FIELDS = ("observations", "next_observations", "actions", "rewards", "dones", "timeouts")
 CALLBACK_FIELDS = ("snapshots", "pause_log", "stopped", "seen", "next_at", "next_check",
-                   "pause_seen", "pauses", "next_pause")
+                   "pause_seen", "pauses", "next_pause", "pending")
 
 
 def fingerprint(program_source: str, preset: dict[str, Any], seed: int) -> str:
@@ -82,7 +84,6 @@ class Checkpointer:
         """As a rollout starts: a checkpoint when ``every`` seconds have passed."""
         if time.perf_counter() - self.last >= self.every:
             self.save()
-            self.last = time.perf_counter()
 
     def save(self) -> None:
         new, final, old = (self.out_dir / name for name in (FOLDER + ".new", FOLDER,
@@ -100,6 +101,9 @@ class Checkpointer:
         from text2reward.analysis.trajectories import save_episodes
 
         save_episodes(new / "raw.npz", list(callback.raw))
+        recorder, sharing = self.run.recorder, self.run.sharing
+        if recorder is not None:  # its experience file holds what it recorded up to here
+            recorder.save()
         state = {
             "fingerprint": self.key, "num_timesteps": int(model.num_timesteps),
             "n_updates": int(getattr(model, "_n_updates", 0)),
@@ -108,6 +112,9 @@ class Checkpointer:
             "callback": {name: getattr(callback, name) for name in CALLBACK_FIELDS},
             "finished": [dataclasses.asdict(e) for e in venv.finished],
             "components": list(venv._names),
+            "learning_starts": getattr(model, "learning_starts", None),
+            **({"recorded": recorder.recorded} if recorder is not None else {}),
+            **({"sharing": sharing.state()} if sharing is not None else {}),
         }
         (new / "state.json").write_text(json.dumps(state, default=_plain))
         if final.exists():
@@ -115,6 +122,7 @@ class Checkpointer:
         new.rename(final)
         shutil.rmtree(old, ignore_errors=True)
         self.saved_at = int(model.num_timesteps)
+        self.last = time.perf_counter()
 
     def _save_networks(self, model, folder: Path) -> None:
         if self.backend == "sbx":
@@ -155,6 +163,12 @@ class Checkpointer:
         model.num_timesteps = int(state["num_timesteps"])
         model._n_updates = int(state["n_updates"])
         model._episode_num = int(state["episode_num"])
+        if state.get("learning_starts") is not None:
+            model.learning_starts = int(state["learning_starts"])
+        if self.run.recorder is not None:
+            self.run.recorder.resume(int(state["recorded"]))
+        if self.run.sharing is not None:
+            self.run.sharing.restore(state["sharing"])
         self.elapsed_before = float(state["train_time_s"])
         self.resumed_from = self.saved_at = model.num_timesteps
         return True

@@ -111,6 +111,7 @@ class Recorder:
         self.parts: dict[str, list[np.ndarray]] = {k: [] for k in _ARRAYS}
         self.size = 0
         self.recorded = 0  # transitions recorded in all (the file keeps the last ``limit``)
+        self.saved = 0  # ... when the file was last written
         venv.keep_transitions = True
         buffer = model.replay_buffer
         add = buffer.add
@@ -145,14 +146,37 @@ class Recorder:
         return arrays
 
     def save(self) -> None:
-        """Write the transitions so far (the last ``limit``), atomically."""
-        if not self.size:
+        """Write the transitions so far (the last ``limit``), atomically; nothing when the
+        file already holds them."""
+        if not self.size or self.saved == self.recorded:
             return
         arrays = self._join()
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "wb") as f:
             np.savez(f, recorded=np.int64(self.recorded), **arrays)
         os.replace(tmp, self.path)
+        self.saved = self.recorded
+
+    def resume(self, recorded: int) -> None:
+        """Continue a training resumed from a checkpoint that had recorded ``recorded``
+        transitions: they are read back from the file (anything it holds beyond them, written
+        after the checkpoint, is dropped)."""
+        self.parts = {k: [] for k in _ARRAYS}
+        self.size = self.recorded = self.saved = 0
+        if recorded == 0:
+            self.path.unlink(missing_ok=True)
+            return
+        with np.load(self.path, allow_pickle=False) as data:
+            extra = int(data["recorded"]) - recorded
+            if extra < 0:
+                raise ValueError(f"{self.path} holds fewer transitions than its checkpoint")
+            arrays = {k: np.asarray(data[k]) for k in _ARRAYS}
+        keep = max(len(arrays["rows"]) - extra, 0)
+        self.parts = {k: [v[:keep]] for k, v in arrays.items()}
+        self.size, self.recorded = keep, recorded
+        if extra:
+            self.save()
+        self.saved = recorded
 
 
 def relabel(program, schema, experience: Experience) -> np.ndarray:
@@ -201,9 +225,25 @@ class Sharing:
         # files given without their paths (``seen`` not passed) count by their number
         self.unnamed = start.sources if start is not None and not self.files else 0
         self.updates_left = None  # set at the start, once the model's update rate is known
+        self.resumed = False
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint keeps of it (the transitions it took are in the replay buffer)."""
+        return {"seen": self.seen, "info": self.info, "files": sorted(self.files),
+                "unnamed": self.unnamed, "updates_left": self.updates_left}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint's ``state()``: what it was given at its start is in the
+        restored replay buffer already."""
+        self.seen = dict(state["seen"])
+        self.info, self.files = state["info"], set(state["files"])
+        self.unnamed, self.updates_left = state["unnamed"], state["updates_left"]
+        self.start, self.resumed = None, True
 
     def on_start(self) -> None:
         """At the start of learning, when the env's state layout is known."""
+        if self.resumed:
+            return
         self.updates_left = int(round(updates_per_step(self.model) * self.budget))
         if self.start is not None:
             self._take(self.start)

@@ -283,19 +283,19 @@ def prepare(
 
 def _checkpointer(run: Training, program: RewardProgram, preset: dict[str, Any], out_dir: Path,
                   seed: int) -> checkpoint.Checkpointer | None:
-    """Checkpoints for ``run`` (see training/checkpoint.py), or None where it writes none:
-    turned off by its preset, sharing experience with other trainings, or pausing for the
-    run's decisions (a search's halving and budget bandit decide at fixed steps, which a
-    resumed training would have passed)."""
+    """Checkpoints for ``run`` (see training/checkpoint.py), or None where its preset turns
+    them off. A training that pauses for the run's decisions writes one at each pause too."""
     every = checkpoint.every_s(preset)
-    if every <= 0 or run.sharing is not None or run.recorder is not None \
-            or preset.get("pause_at"):
+    if every <= 0:
         checkpoint.remove(out_dir)
         return None
     saver = checkpoint.Checkpointer(
         run, out_dir, every, checkpoint.fingerprint(program.source, preset, seed),
         backends.backend_of(preset))
     run.callback.before_rollout = saver.maybe_save
+    # at each pause too: killed while it waits for the run's decision (the budget bandit may
+    # keep it waiting for hours), it continues by waiting there again (callback.pending)
+    run.callback.at_pause = saver.save
     return saver
 
 
@@ -342,6 +342,8 @@ def train(
         run = prepare(spec, program, scorer, preset, out_dir, seed, device, emit, init_policy,
                       shared, record, refresh, seen)
         saver, resumed = _checkpointer(run, program, preset, out_dir, seed), False
+    if run.recorder is not None and not resumed:  # what an earlier attempt recorded
+        run.recorder.path.unlink(missing_ok=True)
     venv, model, callback, total = run.venv, run.model, run.callback, run.total
     start = time.perf_counter()
     model.learn(total_timesteps=max(total - model.num_timesteps, 0), callback=callback,
