@@ -182,12 +182,10 @@ class Stopping:
                 self.replayed.add((at, event["pause"]))
             elif event["call"] == "end":
                 told.add(at)
-            for (key, pause, decision) in self._call(event["call"], at, event):
+            for key, pause, decision in self._call(event["call"], at, event):
                 self.decisions[(key, pause)] = decision
                 if pause == START and self.bandit:
-                    event_, box = self._gate(key)
-                    box.append(decision)
-                    event_.set()
+                    self._release(key, decision)
         if self.bandit:
             self.schedule.take_moves()  # journaled then
         return told
@@ -230,9 +228,7 @@ class Stopping:
         for (r, index), pause, decision in decisions:
             self.decisions[((r, index), pause)] = decision
             if pause == START and self.bandit:
-                event, box = self._gate((r, index))
-                box.append(decision)
-                event.set()
+                self._release((r, index), decision)
             else:
                 self._write_decision((r, index), pause, decision)
             if decision != "go":
@@ -245,6 +241,12 @@ class Stopping:
                               "index": move["from"], "status": "waiting"})
                 self.observe({"event": "status", "round": move["round"],
                               "index": move["to"], "status": "training"})
+
+    def _release(self, at: tuple[int, int], decision: str) -> None:
+        """Let the candidate waiting to start (``starting``) through, with ``decision``."""
+        event, box = self._gate(at)
+        box.append(decision)
+        event.set()
 
     def _write_decision(self, at: tuple[int, int], pause: float, decision: str) -> None:
         path = decision_path(self.store.candidate_dir(*at), pause)
