@@ -239,6 +239,18 @@ def test_a_training_killed_while_it_waits_at_a_pause_waits_there_again(tmp_path,
         assert result["stopped_early"] == decision and result["steps"] <= 2048 + 8
 
 
+def test_a_training_failed_by_its_reward_leaves_no_checkpoint(tmp_path):
+    from text2reward.program import RewardFault
+
+    nan_when_tilted = ("import numpy as np\n\n\ndef compute_reward(state, action, next_state):\n"
+                       "    r = np.where(np.abs(next_state.pole_angle) > 0.1, np.nan, 1.0)\n"
+                       "    return r, {'r': r}\n")
+    out = tmp_path / "a"
+    with pytest.raises(RewardFault):  # after its first checkpoint (as its first rollout began)
+        _train(out, "CartPole-v1", "balance", nan_when_tilted, 4096)
+    assert not (out / checkpoint.FOLDER).exists()  # it would only fail again from there
+
+
 def test_buffer_chunks_no_step_wrote_since_the_last_checkpoint_are_linked(tmp_path, monkeypatch):
     from gymnasium.spaces import Box
     from stable_baselines3.common.buffers import ReplayBuffer

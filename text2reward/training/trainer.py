@@ -15,7 +15,7 @@ from typing import Any
 
 from text2reward.analysis.trajectories import save_episodes
 from text2reward.envs.spec import EnvSpec
-from text2reward.program import RewardProgram
+from text2reward.program import RewardFault, RewardProgram
 from text2reward.sandbox.job import STOP_FILE
 from text2reward.training import backends, checkpoint, experience, normalize
 from text2reward.training.scoring import Scorer
@@ -346,8 +346,12 @@ def train(
         run.recorder.path.unlink(missing_ok=True)
     venv, model, callback, total = run.venv, run.model, run.callback, run.total
     start = time.perf_counter()
-    model.learn(total_timesteps=max(total - model.num_timesteps, 0), callback=callback,
-                reset_num_timesteps=not resumed)
+    try:
+        model.learn(total_timesteps=max(total - model.num_timesteps, 0), callback=callback,
+                    reset_num_timesteps=not resumed)
+    except RewardFault:  # the program's fault: it would fail again from the checkpoint
+        checkpoint.remove(out_dir)
+        raise
     train_time = time.perf_counter() - start + (saver.elapsed_before if saver else 0.0)
     if run.recorder is not None:
         run.recorder.save()
