@@ -170,3 +170,22 @@ def test_side_by_side_a_later_candidate_is_judged_on_what_an_earlier_one_reporte
     assert decision_path(folder, 0.1).read_text() == "go"
     _report(second, (0, 1), 0.25, 1.0)  # clearly behind candidate 0's 6.0 at the rung
     assert decision_path(folder, 0.25).read_text().startswith("behind at rung 1")
+
+
+def test_a_round_journaled_under_the_bandit_is_not_replayed_side_by_side(tmp_path):
+    """`refine` continues a run with a person reviewing rounds: side by side, not the bandit."""
+    RunStore.create(tmp_path / "run", {"env": "Pendulum-v1"}).close()
+    first = _stopping(tmp_path / "run")
+    first.open_round(0, {}, 1)
+    first.starting((0, 0), first.store.candidate_dir(0, 0))
+    _report(first, (0, 0), 0.1, 2.0)
+    record = CandidateRecord(index=0, round=0, origin="offline", params={}, status="failed")
+    first.ended(record)
+    first.store.close()
+    config = SimpleNamespace(early_stop=True, stop_on_success=True, allocation="bandit",
+                             executor="local")
+    second = Stopping(config, 10.0, RunStore.open(tmp_path / "run"))
+    second.plan(reviewed=True)
+    assert second.allocation == "rungs"
+    second.open_round(0, {0: record}, 1)  # the finished candidate is told as it ended
+    assert second.schedule.ended == {(0, 0): (0.0, False)}

@@ -8,7 +8,7 @@ load or the number of workers; Ray's trainings are stopped asynchronously instea
 
 Every input the schedule is given (a candidate arriving at its training, a pause's score, a
 candidate's end) is journaled as a "schedule" event, in the order the schedule took them. A
-resumed run replays its round's events through a fresh schedule, which is then where the
+resumed run replays its round's events (those of its own allocation) through a fresh schedule, which is then where the
 earlier process left it: the same candidate holds the budget, the same ones wait at their
 pauses. Its trainings continue from their checkpoints (training/checkpoint.py); one that
 passes a pause again is told the decision already taken there, and one that waited at a pause
@@ -156,8 +156,8 @@ class Stopping:
         """Give the schedule one input, journal it, and carry out the decisions now ready."""
         with self._journal_lock:
             actions = self._call(call, at, args)
-            self.store.journal({"event": "schedule", "call": call, "round": at[0],
-                                "index": at[1], **args})
+            self.store.journal({"event": "schedule", "allocation": self.allocation,
+                                "call": call, "round": at[0], "index": at[1], **args})
         self.decide(actions)
 
     def _call(self, call: str, at: tuple[int, int], args: dict[str, Any]) -> list:
@@ -172,10 +172,12 @@ class Stopping:
     def _replay(self, r: int) -> set[tuple[int, int]]:
         """Give the schedule round ``r``'s journaled inputs again, in their order, remembering
         the decisions (their files were written then; a training that asks again is told);
-        the candidates whose end it was given."""
+        the candidates whose end it was given. Inputs journaled under another allocation
+        (a run continued by `refine`, where a person reviews rounds) are not replayed."""
         told = set()
         for event in read_journal(self.store.root):
-            if event.get("event") != "schedule" or event.get("round") != r:
+            if event.get("event") != "schedule" or event.get("round") != r \
+                    or event.get("allocation") != self.allocation:
                 continue
             at = (r, int(event["index"]))
             if event["call"] == "report":
