@@ -8,11 +8,11 @@ load or the number of workers; Ray's trainings are stopped asynchronously instea
 
 Every input the schedule is given (a candidate arriving at its training, a pause's score, a
 candidate's end) is journaled as a "schedule" event, in the order the schedule took them. A
-resumed run replays its round's events (those of its own allocation) through a fresh schedule, which is then where the
-earlier process left it: the same candidate holds the budget, the same ones wait at their
-pauses. Its trainings continue from their checkpoints (training/checkpoint.py); one that
-passes a pause again is told the decision already taken there, and one that waited at a pause
-waits there again for a decision not taken yet.
+resumed run replays its round's events (those of its own allocation) through a fresh
+schedule, which is then where the earlier process left it: the same candidate holds the
+budget, the same ones wait at their pauses. Its trainings continue from their checkpoints
+(training/checkpoint.py); one that passes a pause again is told the decision already taken
+there, and one that waited at a pause waits there again for a decision not taken yet.
 """
 
 from __future__ import annotations
