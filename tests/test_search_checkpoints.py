@@ -123,6 +123,7 @@ def test_a_bandit_search_killed_mid_training_resumes_every_training_where_it_was
 
     resumed = t2r("resume", str(out))
     assert resumed.returncode == 0, resumed.stderr
+    assert "2 unfinished training(s) continue from their checkpoints" in resumed.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "finished"
     journal = read_journal(out)

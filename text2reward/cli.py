@@ -297,7 +297,10 @@ def resume(run_dir: str) -> None:
     except BaseException:
         store.close()
         raise
-    console.print(f"resuming {run_dir}: {restored.finished} finished candidates kept")
+    resumed = len(restored.checkpointed)
+    console.print(f"resuming {run_dir}: {restored.finished} finished candidates kept"
+                  + (f", {resumed} unfinished training(s) continue from their checkpoints"
+                     if resumed else ""))
     setup = _propose_success(config, setup, designer, store)  # if it was interrupted before
     _execute(config, setup, designer, store, restored)
 

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from text2reward.designer import Candidate
-from text2reward.runfolder import candidate_path, read_journal
+from text2reward.runfolder import candidate_files, candidate_path, read_journal
 from text2reward.search.records import CandidateRecord, TrainingResult
+from text2reward.training.checkpoint import FOLDER
 
 
 @dataclass
@@ -27,6 +28,8 @@ class Restored:
     usage: dict[str, float] = field(default_factory=dict)
     decisions: dict[int, dict[str, Any]] = field(default_factory=dict)  # round -> "human" event
     sessions: list[dict[str, Any]] = field(default_factory=list)  # "review_session" events
+    checkpointed: list[tuple[int, int]] = field(default_factory=list)  # unfinished trainings
+    # that continue from a checkpoint (training/checkpoint.py)
 
     @property
     def finished(self) -> int:
@@ -83,4 +86,6 @@ def restore(root: Path) -> Restored:
     # A round whose proposals were never journaled is redone whole.
     restored.records = {r: recs for r, recs in restored.records.items() if r in restored.proposals}
     restored.usage = usage
+    restored.checkpointed = [at for at, _ in candidate_files(root, FOLDER)
+                             if at[1] not in restored.records.get(at[0], {})]
     return restored
