@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -192,7 +192,9 @@ class Loop:
             while pending:
                 if self.interrupted.is_set():
                     raise KeyboardInterrupt
-                pending = wait(pending, timeout=0.5).not_done
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+                for future in done:  # a failure stops the others now: one of them may be
+                    future.result()  # waiting at a pause for a decision it would have taken
             results = [f.result() for f in futures]
         except BaseException:
             self.stop.stopping = True
