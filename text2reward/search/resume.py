@@ -16,7 +16,7 @@ from typing import Any
 from text2reward.designer import Candidate
 from text2reward.runfolder import candidate_files, candidate_path, read_journal
 from text2reward.search.records import CandidateRecord, TrainingResult
-from text2reward.training.checkpoint import FOLDER
+from text2reward.training import checkpoint
 
 
 @dataclass
@@ -86,6 +86,7 @@ def restore(root: Path) -> Restored:
     # A round whose proposals were never journaled is redone whole.
     restored.records = {r: recs for r, recs in restored.records.items() if r in restored.proposals}
     restored.usage = usage
-    restored.checkpointed = [at for at, _ in candidate_files(root, FOLDER)
-                             if at[1] not in restored.records.get(at[0], {})]
+    restored.checkpointed = [at for at, job in candidate_files(root, "job.json")
+                             if at[1] not in restored.records.get(at[0], {})
+                             and checkpoint.last(job.parent) is not None]
     return restored

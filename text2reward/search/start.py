@@ -95,11 +95,8 @@ def forget_unfinished_experience(root: Path, restored: Restored) -> None:
     had collected. A training with a checkpoint keeps its file, cut back to the checkpoint
     when it resumes."""
     from text2reward.runfolder import candidate_files
-    from text2reward.training.checkpoint import FOLDER
     from text2reward.training.experience import FILE
 
     for (r, index), path in candidate_files(root, FILE):
-        if index not in restored.records.get(r, {}) \
-                and not any((path.parent / name / "state.json").exists()
-                            for name in (FOLDER, FOLDER + ".old")):
+        if index not in restored.records.get(r, {}) and (r, index) not in restored.checkpointed:
             path.unlink(missing_ok=True)

@@ -59,6 +59,15 @@ def every_s(preset: dict[str, Any]) -> float:
     return float(preset.get("checkpoint_every_s", CHECKPOINT_EVERY_S) or 0.0)
 
 
+def last(out_dir: Path) -> Path | None:
+    """The folder of the last checkpoint written in ``out_dir`` (``checkpoint.old`` when a kill
+    fell between the two renames of a save), or None."""
+    for name in (FOLDER, FOLDER + ".old"):
+        if (Path(out_dir) / name / "state.json").exists():
+            return Path(out_dir) / name
+    return None
+
+
 def remove(out_dir: Path) -> None:
     for name in (FOLDER, FOLDER + ".new", FOLDER + ".old"):
         shutil.rmtree(Path(out_dir) / name, ignore_errors=True)
@@ -137,12 +146,12 @@ class Checkpointer:
     # -- reading -----------------------------------------------------------------------------
     def restore(self) -> bool:
         """Put the last checkpoint (if any, and of this training) into the run; True if so."""
-        folder = self.out_dir / FOLDER
-        if not (folder / "state.json").exists() and (self.out_dir / (FOLDER + ".old")).exists():
-            folder = self.out_dir / (FOLDER + ".old")  # killed between the two renames
+        folder = last(self.out_dir)
         try:
-            state = json.loads((folder / "state.json").read_text())
+            state = json.loads((folder / "state.json").read_text()) if folder else None
         except (OSError, ValueError):
+            state = None
+        if state is None:
             remove(self.out_dir)
             return False
         if state.get("fingerprint") != self.key:
