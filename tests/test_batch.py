@@ -6,7 +6,7 @@ import json
 
 from test_cli import t2r
 
-from text2reward.batch import Batch, BatchConfig, normalised, note, to_markdown
+from text2reward.batch import Batch, BatchConfig, normalised, note, outcome, to_markdown
 
 
 def test_cartpole_suite_writes_tables_and_resumes_without_retraining(tmp_path):
@@ -16,6 +16,10 @@ def test_cartpole_suite_writes_tables_and_resumes_without_retraining(tmp_path):
     proc = t2r(*args)
     assert proc.returncode == 0, proc.stderr
     assert f"results: {out / 'results.md'}" in proc.stdout
+    started = f"CartPole-v1:balance sparse seed 0: training (2,000 steps) in {out}"
+    assert started in proc.stderr  # what is running now, and where, for a batch of hours
+    assert "CartPole-v1:balance expert seed 0: score " in proc.stderr
+    assert "the threshold 475), success " in proc.stderr
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert sorted((r["task"], r["method"]) for r in rows) == sorted(
         (t, m) for t in ("CartPole-v1:balance", "CartPole-v1:right_half")
@@ -40,6 +44,8 @@ def test_cartpole_suite_writes_tables_and_resumes_without_retraining(tmp_path):
     again = t2r(*args)
     assert again.returncode == 0, again.stderr
     assert (out / "results.jsonl").read_text() == before  # nothing retrained
+    assert f"6 of 6 trainings already in {out / 'results.jsonl'}" in again.stderr
+    assert ": training" not in again.stderr
 
     # a training that failed (a crash, or killed past its time limit) is tried again
     failed = {**rows[0], "status": "failed", "score": None, "reason": "killed"}
@@ -64,6 +70,18 @@ def test_normalised_score_and_its_notes():
     text = to_markdown([{**row, "task": "CartPole-v1:balance", "normalised": None,
                          "sparse_success": 1.0, "expert_success": 1.0, "designed_success": 1.0}])
     assert "sparse: mean evaluation score meets the task's threshold on 1 of 1 tasks" in text
+
+
+def test_a_finished_training_in_words():
+    row = {"status": "trained", "score": 2.78195806, "success_rate": 1.0, "steps": 1000448,
+           "wall_time_s": 1422.4}
+    assert outcome(row, 1.5) == ("score 2.782 (meets the threshold 1.5), success 1, "
+                                 "1,000,448 steps in 1422 s")
+    assert outcome({**row, "score": -0.0702}, -0.03).startswith(
+        "score -0.0702 (below the threshold -0.03)")
+    assert outcome({"status": "failed", "score": None, "reason": "the worker exceeded its "
+                    "1800 s time limit and was killed"}, 1.5) == (
+        "failed: the worker exceeded its 1800 s time limit and was killed")
 
 
 def test_tables_show_each_training_as_it_is_recorded(tmp_path):

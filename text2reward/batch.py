@@ -123,6 +123,10 @@ class Batch:
         self.root.mkdir(parents=True, exist_ok=True)
         atomic_write(self.root / "batch.json",
                      json.dumps(self.config.__dict__, default=str, indent=1))
+        total = len(self.tasks) * len(METHODS) * self.config.seeds
+        if self.done:
+            self.log(f"{len(self.done)} of {total} trainings already in "
+                     f"{self.root / 'results.jsonl'}: they are not run again")
         with ThreadPoolExecutor(max_workers=self.config.workers) as pool:
             self._trainings(pool, [(t, m) for t in self.tasks for m in ("sparse", "expert")])
             for task in self.tasks:
@@ -154,16 +158,23 @@ class Batch:
                           timesteps=self.config.timesteps, seed=seed,
                           timeout_s=time_limit(load_spec(task.env_id), task,
                                                self.config.timesteps))
-                futures.append((task, method, seed, pool.submit(run_job, job)))
+                futures.append((task, method, seed, pool.submit(self._train, task, method,
+                                                                seed, job)))
         for task, method, seed, future in futures:
             result = future.result()
             final = result.get("eval", {})
-            self._record({"task": task.key, "method": method, "seed": seed,
-                          "status": result.get("status"), "score": final.get("score"),
-                          "success_rate": final.get("success_rate"), "steps": result.get("steps"),
-                          "wall_time_s": result.get("wall_time_s"), "reason": result.get("reason")})
-            self.log(f"{task.key} {method} seed {seed}: {result.get('status')} "
-                     f"score {final.get('score')}")
+            row = {"task": task.key, "method": method, "seed": seed,
+                   "status": result.get("status"), "score": final.get("score"),
+                   "success_rate": final.get("success_rate"), "steps": result.get("steps"),
+                   "wall_time_s": result.get("wall_time_s"), "reason": result.get("reason")}
+            self._record(row)
+            self.log(f"{task.key} {method} seed {seed}: {outcome(row, task.success_threshold)}")
+
+    def _train(self, task: Task, method: str, seed: int, job: Job) -> dict[str, Any]:
+        steps = job.timesteps or load_spec(task.env_id).training_preset(task).get("timesteps")
+        self.log(f"{task.key} {method} seed {seed}: training"
+                 + (f" ({steps:,} steps)" if steps else "") + f" in {job.out_dir}")
+        return run_job(job)
 
     def _search(self, task: Task) -> None:
         """The designer's search for this task: an ordinary run folder, resumed if unfinished."""
@@ -223,6 +234,19 @@ def normalised(designed: float | None, sparse: float | None, expert: float | Non
     if None in (designed, sparse, expert) or expert == sparse:
         return None
     return (designed - sparse) / abs(expert - sparse)
+
+
+def outcome(row: dict[str, Any], threshold: float | None) -> str:
+    """A finished training in words: its score against the threshold, its steps and time, or
+    why it failed."""
+    if row.get("score") is None:
+        return f"{row.get('status')}: {row.get('reason') or 'no evaluation'}"
+    verdict = "" if threshold is None else (
+        f" ({'meets' if row['score'] >= threshold else 'below'} the threshold {_fmt(threshold)})")
+    steps = f", {row['steps']:,} steps" if row.get("steps") else ""
+    wall = f" in {row['wall_time_s']:.0f} s" if row.get("wall_time_s") is not None else ""
+    return (f"score {_fmt(row['score'])}{verdict}, success {_fmt(row.get('success_rate'))}"
+            f"{steps}{wall}")
 
 
 def note(row: dict[str, Any]) -> str:
