@@ -38,12 +38,19 @@ def test_cartpole_suite_writes_tables_and_resumes_without_retraining(tmp_path):
     markdown = (out / "results.md").read_text()
     assert "| task | threshold |" in markdown and "- designed: mean evaluation score" in markdown
     assert "| designed_std | sparse_success |" in markdown  # spread over seeds, with 2 or more
-    assert "<table>" in (out / "results.html").read_text()
+    page = (out / "results.html").read_text()
+    assert "<table>" in page
+    for task in ("CartPole-v1-balance", "CartPole-v1-right_half"):  # each search's evidence
+        assert (out / task / "search" / "report.html").exists()
+        assert f"<a href='{task}/search/report.html'>" in page
 
     before = (out / "results.jsonl").read_text()
+    (out / "CartPole-v1-balance" / "search" / "report.html").unlink()
     again = t2r(*args)
     assert again.returncode == 0, again.stderr
     assert (out / "results.jsonl").read_text() == before  # nothing retrained
+    # a finished search without its report (one from before reports were built) gets it
+    assert (out / "CartPole-v1-balance" / "search" / "report.html").exists()
     assert f"6 of 6 trainings already in {out / 'results.jsonl'}" in again.stderr
     assert ": training" not in again.stderr
 

@@ -87,7 +87,7 @@ class Batch:
         from text2reward.config import RunConfig
         from text2reward.search.start import prepare
 
-        folder = self.root / task.key.replace(":", "-") / "search"
+        folder = self._search_folder(task)
         config = RunConfig(env=task.env_id, task=task.description, model=self.config.model,
                            api_base=self.config.api_base, samples=self.config.samples,
                            rounds=self.config.rounds, timesteps=self.config.timesteps,
@@ -143,7 +143,7 @@ class Batch:
         return path if path.exists() else None
 
     def _best(self, task: Task) -> Path | None:
-        path = self.root / task.key.replace(":", "-") / "search" / "best_reward.py"
+        path = self._search_folder(task) / "best_reward.py"
         return path if path.exists() else None
 
     def _trainings(self, pool: ThreadPoolExecutor, pairs: list[tuple[Task, str]]) -> None:
@@ -180,9 +180,11 @@ class Batch:
         """The designer's search for this task: an ordinary run folder, resumed if unfinished."""
         from text2reward.search.start import open_run, search
 
-        folder = self.root / task.key.replace(":", "-") / "search"
+        folder = self._search_folder(task)
         summary_path = folder / "summary.json"
         if summary_path.exists() and json.loads(summary_path.read_text())["status"] != "running":
+            if not (folder / "report.html").exists():
+                self._report(task)  # a search that ended before its report was written
             return
         config, setup, designer = self._prepare(task)
         store, restored = open_run(folder, config)
@@ -193,7 +195,22 @@ class Batch:
             self.log(f"{task.key}: search failed: {exc}")
         finally:
             store.close()
+        self._report(task)
         self._write_tables(self.table())
+
+    def _search_folder(self, task: Task) -> Path:
+        return self.root / task.key.replace(":", "-") / "search"
+
+    def _report(self, task: Task) -> None:
+        """The search's report.html (its evidence: rounds, curves, programs, a rollout), linked
+        from results.html; a report that cannot be built is a warning, the batch goes on."""
+        from text2reward.report import build_report
+
+        try:
+            self.log(f"{task.key}: report {build_report(self._search_folder(task))}")
+        except Exception as exc:  # the search's results are on disk; never lose the batch to it
+            self.log(f"{task.key}: warning: report.html was not built: {type(exc).__name__}: "
+                     f"{exc}; retry with `text2reward report {self._search_folder(task)}`")
 
     # -- results ---------------------------------------------------------------------------
     def table(self) -> list[dict[str, Any]]:
@@ -211,11 +228,14 @@ class Batch:
             row["normalised"] = normalised(row["designed"], row["sparse"], row["expert"])
             row["note"] = note(row)
             row.update(self._search_usage(task))
+            report = self._search_folder(task) / "report.html"
+            if report.exists():  # results.html links each task to its search's evidence
+                row["report"] = report.relative_to(self.root).as_posix()
             rows.append(row)
         return rows
 
     def _search_usage(self, task: Task) -> dict[str, Any]:
-        path = self.root / task.key.replace(":", "-") / "search" / "summary.json"
+        path = self._search_folder(task) / "summary.json"
         summary = json.loads(path.read_text()) if path.exists() else {}
         usage = summary.get("usage", {})
         walls = [r.get("wall_time_s") or 0 for (k, _, _), r in self.done.items() if k == task.key]
@@ -312,12 +332,18 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
 
 def to_html(rows: list[dict[str, Any]], suite: str) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c)))}</td>" for c in COLUMNS)
-                   + "</tr>" for r in rows)
+    def cell(row: dict[str, Any], column: str) -> str:
+        text = html.escape(_fmt(row.get(column)))
+        if column == "task" and row.get("report"):
+            return f"<td><a href='{html.escape(row['report'])}'>{text}</a></td>"
+        return f"<td>{text}</td>"
+
+    body = "".join("<tr>" + "".join(cell(r, c) for c in COLUMNS) + "</tr>" for r in rows)
     return (f"<!doctype html><meta charset='utf-8'><title>text2reward batch: {html.escape(suite)}"
             "</title><style>body{font-family:sans-serif}table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style>"
             f"<h1>Suite {html.escape(suite)}</h1><p>normalised = (designed - sparse) / "
-            f"|expert - sparse| of the mean task score; generated {time.strftime('%Y-%m-%d %H:%M')}"
-            f"</p><table><tr>{head}</tr>{body}</table><ul>"
+            f"|expert - sparse| of the mean task score; a task links to its search's report; "
+            f"generated {time.strftime('%Y-%m-%d %H:%M')}</p>"
+            f"<table><tr>{head}</tr>{body}</table><ul>"
             + "".join(f"<li>{html.escape(line)}</li>" for line in overview(rows)) + "</ul>\n")
