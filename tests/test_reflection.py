@@ -26,6 +26,30 @@ def test_reward_rising_while_score_does_not_is_named_hacking():
     assert "went from 1 to 40" in findings(r)[0]["evidence"]
 
 
+def test_a_task_score_that_stops_short_of_the_threshold_is_named_stalled():
+    # Hopper back_flip's designed reward in the novel batch: 1M steps at 0.834-0.846 turns
+    spin = [585, 653, 660, 658, 653, 654, 647, 654, 646, 639]
+    scores = [0.834, 0.845, 0.845, 0.846, 0.846, 0.845, 0.845, 0.845, 0.845, 0.845]
+    r = result(scores, spin, {"spin": spin}, 0.845, threshold=1.0)
+    stalled = next(f for f in findings(r) if f["kind"] == "stalled")
+    assert stalled["evidence"].startswith(
+        "the task score stayed at 0.845 over the last half of training (from "
+        "step 500 on), 0.155 short of the threshold 1:")
+    assert "- stalled: the task score stayed" in reflect(r)  # the designer is told
+    # a score that never left 0 (Walker2d stand_one_leg's designed reward)
+    flat = result([0] * 8, [900] * 8, {"lift": [9] * 8}, 0.0, threshold=0.5)
+    assert "the task score stayed at 0 over" in findings(flat)[0]["evidence"]
+    wobbly = result([0.2, 0.3, 0.5, 0.6, 0.62, 0.63, 0.62, 0.63], [1] * 8, {"a": [1] * 8}, 0.63,
+                    threshold=1.0)
+    assert "stayed between 0.62 and 0.63 over" in findings(wobbly)[0]["evidence"]
+    # slow progress, a solved training and a short curve are not stalled
+    rising = result([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8], [1] * 8, {"a": [1] * 8}, 0.8,
+                    threshold=1.0)
+    solved = result([1.2] * 8, [1] * 8, {"a": [1] * 8}, 1.2, threshold=1.0)
+    short = result([0.5] * 5, [1] * 5, {"a": [1] * 5}, 0.5, threshold=1.0)
+    assert all("stalled" not in kinds(x) for x in (rising, solved, short))
+
+
 def test_constant_dominant_and_negligible_components():
     r = result([10, 20, 30], [10, 20, 30],
                {"big": [100, 200, 300], "flat": [1, 1, 1], "tiny": [0.01, 0.02, 0.03]}, 30)

@@ -3,7 +3,8 @@
 The reflection follows Eureka's reward reflection (every component, the task score and the
 episode length at ~10 points over training, with max/mean/min), plus rule-based findings:
 constant, dominant or negligible components, episodes ending early, reward rising while the
-task score does not (reward hacking), and success reached but lost.
+task score does not (reward hacking), a task score that stopped moving short of the threshold
+(stalled), and success reached but lost.
 """
 
 from __future__ import annotations
@@ -59,6 +60,31 @@ def _hacking(snaps: list[dict[str, Any]], scores: list[float], rewards: list[flo
     return None
 
 
+def _stalled(snaps: list[dict[str, Any]], scores: list[float],
+             threshold: float | None) -> str | None:
+    """Evidence that the task score stopped moving short of the threshold, or None.
+
+    Over the last half of training the score stays below the threshold and moves by less than
+    5% of its distance to it: the policy has settled on what this reward pays, and more steps
+    of the same reward are unlikely to reach the task (a plateau, not slow progress).
+    """
+    if threshold is None or len(scores) < 6 or len(scores) != len(snaps):
+        return None
+    half = len(scores) // 2
+    late = scores[half:]
+    gap = threshold - float(np.mean(late))
+    if max(late) >= threshold or np.ptp(late) > 0.05 * gap:
+        return None
+    low, high = f"{min(late):.3g}", f"{max(late):.3g}"
+    held = f"stayed at {low}" if low == high else f"stayed between {low} and {high}"
+    step = snaps[half].get("step")
+    since = f" (from step {step:,} on)" if step is not None else ""
+    return (f"the task score {held} over the last half of training{since}, {gap:.3g} short of "
+            f"the threshold {threshold:g}: the policy settled on behaviour this reward pays "
+            "that does not meet the task, so more steps of the same reward are unlikely to "
+            "reach it")
+
+
 def findings(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Ranked findings (most important first), each with its evidence."""
     out: list[dict[str, Any]] = []
@@ -76,6 +102,10 @@ def findings(result: dict[str, Any]) -> list[dict[str, Any]]:
                                                                                rewards)
     if not solved and hacking:
         out.append({"kind": "reward_hacking", "evidence": hacking})
+    stalled = None if solved or hacking or result.get("score_kind") == "env-return" \
+        else _stalled(snaps, scores, threshold)
+    if stalled:
+        out.append({"kind": "stalled", "evidence": stalled})
     if threshold is not None and scores and max(scores) >= threshold and not solved:
         peak = snaps[int(np.argmax(scores))].get("step") if len(scores) == len(snaps) else None
         at = f" at step {peak}" if peak is not None else ""
