@@ -3,7 +3,13 @@ a second invocation on the same folder that retrains nothing but failed training
 
 import csv
 import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import pytest
 from test_cli import t2r
 
 from text2reward.batch import Batch, BatchConfig, normalised, note, outcome, to_markdown
@@ -106,3 +112,72 @@ def test_tables_show_each_training_as_it_is_recorded(tmp_path):
     assert "expert: mean evaluation score meets the task's threshold on 0 of 2 tasks " \
         "(2 not trained yet)" in markdown
     assert (tmp_path / "results.csv").exists() and (tmp_path / "results.html").exists()
+
+
+def _start(tmp_path, *args):
+    exe = Path(sys.executable).with_name("text2reward")
+    log = open(tmp_path / "stderr.log", "w")
+    return subprocess.Popen([str(exe), *args], stdout=subprocess.DEVNULL, stderr=log)
+
+
+def _wait_for(predicate, proc, what, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert proc.poll() is None, f"the command ended before {what}"
+        assert time.monotonic() < deadline, f"no {what} within {timeout:.0f} s"
+        time.sleep(0.2)
+
+
+def _processes_under(folder: Path) -> list[str]:
+    """Command lines of live processes that name ``folder`` (workers, trainings)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(folder) in text:
+            found.append(text)
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_stopped_batch_stops_its_training_at_once_and_starts_no_other(tmp_path, sig):
+    """Ctrl-C used to wait for the running training and then run every queued one of the
+    phase, recording none of them; SIGTERM ended the batch without a word."""
+    out = tmp_path / "batch"
+    proc = _start(tmp_path, "batch", "--suite", "cartpole", "--samples", "1", "--rounds", "1",
+                  "--timesteps", "300000", "--workers", "1", "--out", str(out))
+    job = out / "CartPole-v1-balance" / "sparse-s0" / "job.json"
+    _wait_for(job.exists, proc, "training")
+    time.sleep(2)
+    proc.send_signal(sig)
+    assert proc.wait(timeout=30) == 130
+    err = (tmp_path / "stderr.log").read_text()
+    assert f"interrupted; finished trainings are kept: rerun with --out {out}" in err
+    assert "expert seed 0: training" not in err  # nothing queued was started
+    assert not (out / "results.jsonl").exists()  # and nothing half-done recorded
+    deadline = time.monotonic() + 10
+    while _processes_under(out) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_under(out) == []
+
+
+def test_a_stopped_calibration_leaves_no_training_behind(tmp_path):
+    """`bench experts` trains in child processes: a SIGTERM of the command used to leave them
+    training on, unseen, into the folder a rerun resumes from."""
+    results = tmp_path / "cal.jsonl"
+    proc = _start(tmp_path, "bench", "experts", "--task", "CartPole-v1:balance", "--seeds", "1",
+                  "--reward", "expert", "--set", "timesteps=300000", "--jobs", "1",
+                  "--results", str(results))
+    work = tmp_path / "cal.jsonl.work"
+    _wait_for(lambda: work.exists() and any(work.iterdir()), proc, "training")
+    time.sleep(3)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 130
+    assert "interrupted; finished trainings are in" in (tmp_path / "stderr.log").read_text()
+    deadline = time.monotonic() + 10  # the pool's children die with it (PR_SET_PDEATHSIG)
+    while _processes_under(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_under(tmp_path) == []
+    assert not results.exists()

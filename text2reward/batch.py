@@ -26,7 +26,7 @@ from text2reward.envs.spec import Task, load_spec
 from text2reward.errors import UsageError
 from text2reward.paths import data_dir
 from text2reward.sandbox.job import Job
-from text2reward.sandbox.local import run_job
+from text2reward.sandbox.local import kill_all, run_job
 from text2reward.store import atomic_write
 from text2reward.training.presets import time_limit
 
@@ -82,6 +82,7 @@ class Batch:
         for task in self.tasks:  # every task's designer must be usable before any work starts
             self._prepare(task)
         self.done = self._load_done()
+        self._stopping = False
 
     def _prepare(self, task: Task):
         from text2reward.config import RunConfig
@@ -127,11 +128,19 @@ class Batch:
         if self.done:
             self.log(f"{len(self.done)} of {total} trainings already in "
                      f"{self.root / 'results.jsonl'}: they are not run again")
-        with ThreadPoolExecutor(max_workers=self.config.workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=self.config.workers)
+        try:
             self._trainings(pool, [(t, m) for t in self.tasks for m in ("sparse", "expert")])
             for task in self.tasks:
                 self._search(task)
             self._trainings(pool, [(t, "designed") for t in self.tasks if self._best(t)])
+        except BaseException:  # Ctrl-C, SIGTERM or a failure: stop now, start nothing more
+            self._stopping = True
+            pool.shutdown(wait=False, cancel_futures=True)
+            kill_all()  # the running trainings keep their checkpoints for the rerun
+            pool.shutdown(wait=True)
+            raise
+        pool.shutdown(wait=True)
         rows = self.table()
         self._write_tables(rows)
         return rows
@@ -171,6 +180,8 @@ class Batch:
             self.log(f"{task.key} {method} seed {seed}: {outcome(row, task.success_threshold)}")
 
     def _train(self, task: Task, method: str, seed: int, job: Job) -> dict[str, Any]:
+        if self._stopping:  # taken from the queue as the batch stopped: never recorded
+            return {"status": "failed", "reason": "the batch stopped before this training"}
         steps = job.timesteps or load_spec(task.env_id).training_preset(task).get("timesteps")
         self.log(f"{task.key} {method} seed {seed}: training"
                  + (f" ({steps:,} steps)" if steps else "") + f" in {job.out_dir}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import multiprocessing
 import os
 import platform
 import shutil
@@ -173,7 +174,12 @@ def calibrate(tasks: list[str], seeds: int, rewards: Iterable[str], settings: di
     todo, wanted = pending(tasks, seeds, rewards, settings, rows)
     log(f"{wanted - len(todo)} of {wanted} trainings already in {results}")
     results.parent.mkdir(parents=True, exist_ok=True)
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    from text2reward.sandbox.worker import die_with_parent
+
+    # the trainings die with this process (kill, SIGTERM): none trains on, unseen, into the
+    # folder a rerun resumes from
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=die_with_parent)
+    try:
         futures = {}
         for key, reward, seed in todo:
             env_id, _, task = key.rpartition(":")
@@ -187,6 +193,12 @@ def calibrate(tasks: list[str], seeds: int, rewards: Iterable[str], settings: di
             shutil.rmtree(futures[future], ignore_errors=True)
             log(f"{row['task']} {row['reward']} seed {row['seed']}: score {row['score']:.4g} "
                 f"(threshold {row['threshold']:g}) in {row['wall_s']:.0f} s")
+    except BaseException:  # Ctrl-C, SIGTERM or a failure: no queued training starts, the
+        pool.shutdown(wait=False, cancel_futures=True)  # running ones stop at once and keep
+        for child in multiprocessing.active_children():  # their checkpoints for the rerun
+            child.kill()
+        raise
+    pool.shutdown(wait=True)
     if scratch.is_dir() and not any(scratch.iterdir()):
         scratch.rmdir()
     this = json.dumps(settings, sort_keys=True)

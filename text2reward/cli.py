@@ -3,14 +3,18 @@ through ``display`` (the live view) and ``refine.TerminalReviewer`` (the review 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import functools
 import json
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm must not hit the network
@@ -379,9 +383,6 @@ def _run_config(raw: dict):
 def _execute(config, setup, designer, store, restored, interactive=False, render=True) -> None:
     """Run the loop with the live view; Ctrl-C or SIGTERM stop cleanly and stay resumable.
     ``interactive``: a person reviews each round in the terminal (refine, run --interactive)."""
-    import signal
-    import threading
-
     from text2reward.display import LiveView, summary_table
     from text2reward.refine import SessionLeft, TerminalReviewer
     from text2reward.search.start import search
@@ -390,16 +391,9 @@ def _execute(config, setup, designer, store, restored, interactive=False, render
     again = f"text2reward refine {out}" if interactive else f"text2reward resume {out}"
 
     interrupted = threading.Event()  # the loop checks it too, should the exception be lost
-
-    def stop(signum, frame):
-        interrupted.set()
-        raise KeyboardInterrupt
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)
-                if signal.getsignal(sig) is not signal.SIG_IGN}  # nohup and `&` ignore them
     console.print(f"run folder: {out}")
     try:
-        with LiveView(console) as view:
+        with _signals_stop(interrupted), LiveView(console) as view:
             reviewer = TerminalReviewer(console, view.paused, render) if interactive else None
             summary = search(config, setup, designer, store, restored, observe=view,
                              reviewer=reviewer, interrupted=interrupted)
@@ -412,8 +406,6 @@ def _execute(config, setup, designer, store, restored, interactive=False, render
         console.print(f"interrupted; finished work is kept: {again}")
         sys.exit(130)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         store.close()
     console.print(summary_table(summary))
     console.print(_best_line(summary["best"], setup))
@@ -443,6 +435,25 @@ def _best_line(best: dict, setup) -> str:
         return (f"{at}: the env's own return, by which candidates were ranked; this task has no "
                 "success criterion (pass --success FILE with score(episode) and THRESHOLD)")
     return f"{at}: {setup.metric} (ranked by it; the success file sets no THRESHOLD)"
+
+
+@contextlib.contextmanager
+def _signals_stop(interrupted: threading.Event | None = None) -> Iterator[None]:
+    """While the block runs, Ctrl-C and SIGTERM raise KeyboardInterrupt in the main thread (and
+    set ``interrupted``), so a long command stops its workers and says how to continue. A
+    signal the shell ignores stays ignored (``nohup`` and ``&`` ignore SIGINT)."""
+    def stop(signum, frame):
+        if interrupted is not None:
+            interrupted.set()
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(sig) is not signal.SIG_IGN}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _report_after_run(out: Path, render: bool = True) -> None:
@@ -837,7 +848,8 @@ def batch(suite, model, api_base, seeds, samples, rounds, timesteps, workers, ou
     holder = RunStore(folder)
     holder.lock()
     try:
-        rows = runner.run()
+        with _signals_stop():
+            rows = runner.run()
     except KeyboardInterrupt:
         console.print(f"interrupted; finished trainings are kept: rerun with --out {folder}")
         sys.exit(130)
@@ -966,8 +978,14 @@ def bench_search(env_id: str, task: str, samples: int, seed: int, workers: int,
 
     check_backend(backend)
     folder = Path(out) if out else None
-    out = b.search(env_id, task, samples, seed, workers, _bench_log, timesteps, allocation,
-                   full_protocol, shared, backend, folder)
+    try:
+        with _signals_stop():
+            out = b.search(env_id, task, samples, seed, workers, _bench_log, timesteps,
+                           allocation, full_protocol, shared, backend, folder)
+    except KeyboardInterrupt:
+        console.print("interrupted" + (f"; finished trainings are kept: the same command "
+                                       f"continues with --out {folder}" if folder else ""))
+        sys.exit(130)
     if full_protocol:
         gap = out["success_gap"]
         click.echo(f"same winner: {'yes' if out['same_winner'] else 'no'}; winner score gap "
@@ -1016,8 +1034,14 @@ def bench_experts(suite, task_keys, seeds, rewards, settings, jobs, results, tab
     overrides = cal.parse_settings(settings)
     path = Path(results)
     # trainings run beside the results (a stopped calibration resumes them from checkpoints)
-    rows = cal.calibrate(keys, seeds, rewards or cal.REWARDS, overrides, path, jobs,
-                         path.with_name(path.name + ".work"), _bench_log)
+    try:
+        with _signals_stop():
+            rows = cal.calibrate(keys, seeds, rewards or cal.REWARDS, overrides, path, jobs,
+                                 path.with_name(path.name + ".work"), _bench_log)
+    except KeyboardInterrupt:
+        console.print(f"interrupted; finished trainings are in {path}, and the same command "
+                      "continues the others from their checkpoints")
+        sys.exit(130)
     text = cal.table(rows)
     click.echo(text)
     if table_out:
