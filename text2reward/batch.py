@@ -13,6 +13,7 @@ import html
 import io
 import json
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -83,6 +84,7 @@ class Batch:
             self._prepare(task)
         self.done = self._load_done()
         self._stopping = False
+        self.interrupted = threading.Event()  # set by the command's signal handler
 
     def _prepare(self, task: Task):
         from text2reward.config import RunConfig
@@ -201,7 +203,7 @@ class Batch:
         store, restored = open_run(folder, config)
         self.log(f"{task.key}: designing ({config.samples} x {config.rounds}, {config.model})")
         try:
-            search(config, setup, designer, store, restored)
+            search(config, setup, designer, store, restored, interrupted=self.interrupted)
         except Exception as exc:  # a task whose search fails is reported, the batch goes on
             self.log(f"{task.key}: search failed: {exc}")
         finally:

@@ -10,6 +10,7 @@ import os
 import shutil
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -247,7 +248,8 @@ def cpu_scaling(processes: int, seconds: float = 3.0) -> float:
 def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: int,
                  workers: int, root: Path, timesteps: int | None,
                  allocation: str = "bandit", shared: bool = False,
-                 backend: str | None = None) -> dict[str, Any]:
+                 backend: str | None = None,
+                 interrupted: threading.Event | None = None) -> dict[str, Any]:
     """One search's outcome, from its run folder under ``root``: read back where an earlier
     call finished it, continued where one left it unfinished (its wall time is then None:
     the earlier process's share is unknown), else run."""
@@ -271,7 +273,7 @@ def _search_once(env_id: str, task: str, samples: int, early_stop: bool, seed: i
     resumed = restored is not None
     start = time.perf_counter()
     try:
-        summary = search(config, setup, designer, store, restored)
+        summary = search(config, setup, designer, store, restored, interrupted=interrupted)
     finally:
         store.close()
     best = summary["best"]
@@ -322,7 +324,8 @@ def _alone(env_id: str, task: str, program: Path, seed: int, timesteps: int | No
 def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: Log,
            timesteps: int | None = None, allocation: str = "bandit",
            full_protocol: bool = True, shared: bool = True,
-           backend: str | None = None, out: Path | None = None) -> dict[str, Any]:
+           backend: str | None = None, out: Path | None = None,
+           interrupted: threading.Event | None = None) -> dict[str, Any]:
     """The cost of a search in training-equivalents: the env steps (and wall time) of the
     search (the run defaults: the budget bandit or successive halving, stop on success, and
     ``shared`` experience for off-policy presets) until it names a winner that meets the
@@ -337,12 +340,12 @@ def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: L
         full = None
         if full_protocol:
             full = _search_once(env_id, task, samples, False, seed, workers, Path(root),
-                                timesteps, backend=backend)
+                                timesteps, backend=backend, interrupted=interrupted)
             log(f"full budget: {full['steps']} env steps, {_secs(full['wall'])}, best candidate "
                 f"{full['best']} with score {full['score']:.4g}, "
                 f"success {_rate(full['success'])}")
         early = _search_once(env_id, task, samples, True, seed, workers, Path(root), timesteps,
-                             allocation, shared, backend)
+                             allocation, shared, backend, interrupted)
         log(f"training less: {early['steps']} env steps, {_secs(early['wall'])}, best candidate "
             f"{early['best']} with score {early['score']:.4g}, success {_rate(early['success'])}")
         alone = _alone(env_id, task, early["program"], seed, timesteps, Path(root), backend)

@@ -848,7 +848,7 @@ def batch(suite, model, api_base, seeds, samples, rounds, timesteps, workers, ou
     holder = RunStore(folder)
     holder.lock()
     try:
-        with _signals_stop():
+        with _signals_stop(runner.interrupted):
             rows = runner.run()
     except KeyboardInterrupt:
         console.print(f"interrupted; finished trainings are kept: rerun with --out {folder}")
@@ -978,10 +978,11 @@ def bench_search(env_id: str, task: str, samples: int, seed: int, workers: int,
 
     check_backend(backend)
     folder = Path(out) if out else None
+    interrupted = threading.Event()
     try:
-        with _signals_stop():
+        with _signals_stop(interrupted):
             out = b.search(env_id, task, samples, seed, workers, _bench_log, timesteps,
-                           allocation, full_protocol, shared, backend, folder)
+                           allocation, full_protocol, shared, backend, folder, interrupted)
     except KeyboardInterrupt:
         console.print("interrupted" + (f"; finished trainings are kept: the same command "
                                        f"continues with --out {folder}" if folder else ""))
