@@ -299,3 +299,14 @@ def test_features_read_as_columns_equal_the_computed_ones(env_id):
         columns += layout.column(feature) is not None
     if env_id in ("CartPole-v1", "HalfCheetah-v5"):  # obs columns; qpos/qvel scalars
         assert columns >= 4
+
+
+@pytest.mark.parametrize("env_id", sorted(s.env_id for s in list_specs()))
+def test_every_feature_is_one_line_of_the_abstraction(env_id):
+    """Descriptions folded by YAML (``>``) end in a newline: the list the designer reads had
+    a blank line after each of them."""
+    from text2reward.envs.abstraction import describe
+
+    text = describe(load_spec(env_id))
+    block = text[text.index("State features"):text.index("- obs: the raw observation batch")]
+    assert "\n\n" not in block, block

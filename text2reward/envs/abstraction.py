@@ -15,7 +15,7 @@ def describe(spec: EnvSpec) -> str:
                  "first axis is the batch of envs):")
     for f in spec.features:
         unit = f" [{f.unit}]" if f.unit else ""
-        lines.append(f"- {f.name}{unit}: {f.description}")
+        lines.append(f"- {f.name}{unit}: {' '.join(f.description.split())}")  # YAML's folds
     lines.append("- obs: the raw observation batch")
     if spec.conventions:
         lines += ["", "Conventions:"] + [f"- {c}" for c in spec.conventions]
