@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 from test_cli import t2r
 
-from text2reward.batch import Batch, BatchConfig, normalised, note, outcome, to_markdown
+from text2reward.batch import (
+    Batch,
+    BatchConfig,
+    normalised,
+    note,
+    outcome,
+    to_markdown,
+    training_wall,
+)
 
 
 def test_cartpole_suite_writes_tables_and_resumes_without_retraining(tmp_path):
@@ -95,6 +103,12 @@ def test_a_finished_training_in_words():
     assert outcome({"status": "failed", "score": None, "reason": "the worker exceeded its "
                     "1800 s time limit and was killed"}, 1.5) == (
         "failed: the worker exceeded its 1800 s time limit and was killed")
+
+
+def test_a_resumed_training_counts_the_time_of_the_processes_before():
+    assert training_wall({"wall_time_s": 1185.0, "resumed_train_time_s": 7900.0}) == 9085.0
+    assert training_wall({"wall_time_s": 20.0}) == 20.0
+    assert training_wall({"status": "failed"}) is None
 
 
 def test_tables_show_each_training_as_it_is_recorded(tmp_path):

@@ -177,7 +177,7 @@ class Batch:
             row = {"task": task.key, "method": method, "seed": seed,
                    "status": result.get("status"), "score": final.get("score"),
                    "success_rate": final.get("success_rate"), "steps": result.get("steps"),
-                   "wall_time_s": result.get("wall_time_s"), "reason": result.get("reason")}
+                   "wall_time_s": training_wall(result), "reason": result.get("reason")}
             self._record(row)
             self.log(f"{task.key} {method} seed {seed}: {outcome(row, task.success_threshold)}")
 
@@ -267,6 +267,16 @@ def normalised(designed: float | None, sparse: float | None, expert: float | Non
     if None in (designed, sparse, expert) or expert == sparse:
         return None
     return (designed - sparse) / abs(expert - sparse)
+
+
+def training_wall(result: dict[str, Any]) -> float | None:
+    """A training's wall time over every process that worked on it: a training continued from
+    its checkpoint adds the training time of the processes before (a worker's own wall time
+    is only its share)."""
+    wall = result.get("wall_time_s")
+    if wall is None:
+        return None
+    return wall + float(result.get("resumed_train_time_s") or 0.0)
 
 
 def outcome(row: dict[str, Any], threshold: float | None) -> str:
