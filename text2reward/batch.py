@@ -161,16 +161,17 @@ class Batch:
         futures = []
         for task, method in pairs:
             program = self._program(task, method)
+            spec = load_spec(task.env_id)
+            steps = self.config.timesteps or spec.training_preset(task).get("timesteps")
             for seed in range(self.config.seeds):
                 if (task.key, method, seed) in self.done or program is None:
                     continue
                 folder = self.root / task.key.replace(":", "-") / f"{method}-s{seed}"
                 job = Job("train", task.env_id, str(program), str(folder), task=task.name,
                           timesteps=self.config.timesteps, seed=seed,
-                          timeout_s=time_limit(load_spec(task.env_id), task,
-                                               self.config.timesteps))
-                futures.append((task, method, seed, pool.submit(self._train, task, method,
-                                                                seed, job)))
+                          timeout_s=time_limit(spec, task, steps))
+                label = f"{task.key} {method} seed {seed}"
+                futures.append((task, method, seed, pool.submit(self._train, label, steps, job)))
         for task, method, seed, future in futures:
             result = future.result()
             final = result.get("eval", {})
@@ -181,12 +182,11 @@ class Batch:
             self._record(row)
             self.log(f"{task.key} {method} seed {seed}: {outcome(row, task.success_threshold)}")
 
-    def _train(self, task: Task, method: str, seed: int, job: Job) -> dict[str, Any]:
+    def _train(self, label: str, steps: int | None, job: Job) -> dict[str, Any]:
         if self._stopping:  # taken from the queue as the batch stopped: never recorded
             return {"status": "failed", "reason": "the batch stopped before this training"}
-        steps = job.timesteps or load_spec(task.env_id).training_preset(task).get("timesteps")
-        self.log(f"{task.key} {method} seed {seed}: training"
-                 + (f" ({steps:,} steps)" if steps else "") + f" in {job.out_dir}")
+        self.log(f"{label}: training" + (f" ({steps:,} steps)" if steps else "")
+                 + f" in {job.out_dir}")
         return run_job(job)
 
     def _search(self, task: Task) -> None:

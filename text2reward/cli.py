@@ -393,7 +393,8 @@ def _execute(config, setup, designer, store, restored, interactive=False, render
     interrupted = threading.Event()  # the loop checks it too, should the exception be lost
     console.print(f"run folder: {out}")
     try:
-        with _signals_stop(interrupted), LiveView(console) as view:
+        with _stops_on_signal(f"interrupted; finished work is kept: {again}", interrupted), \
+                LiveView(console) as view:
             reviewer = TerminalReviewer(console, view.paused, render) if interactive else None
             summary = search(config, setup, designer, store, restored, observe=view,
                              reviewer=reviewer, interrupted=interrupted)
@@ -401,9 +402,6 @@ def _execute(config, setup, designer, store, restored, interactive=False, render
         store.journal({"event": "review_left", "round": left.round})
         console.print(f"you left the review of round {left.round}; everything so far is kept: "
                       f"{again} continues")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        console.print(f"interrupted; finished work is kept: {again}")
         sys.exit(130)
     finally:
         store.close()
@@ -438,10 +436,12 @@ def _best_line(best: dict, setup) -> str:
 
 
 @contextlib.contextmanager
-def _signals_stop(interrupted: threading.Event | None = None) -> Iterator[None]:
+def _stops_on_signal(message: str,
+                     interrupted: threading.Event | None = None) -> Iterator[None]:
     """While the block runs, Ctrl-C and SIGTERM raise KeyboardInterrupt in the main thread (and
-    set ``interrupted``), so a long command stops its workers and says how to continue. A
-    signal the shell ignores stays ignored (``nohup`` and ``&`` ignore SIGINT)."""
+    set ``interrupted``), so a long command stops its workers; it then prints ``message`` (how
+    to continue) and exits 130. A signal the shell ignores stays ignored (``nohup`` and ``&``
+    ignore SIGINT)."""
     def stop(signum, frame):
         if interrupted is not None:
             interrupted.set()
@@ -451,6 +451,9 @@ def _signals_stop(interrupted: threading.Event | None = None) -> Iterator[None]:
                 if signal.getsignal(sig) is not signal.SIG_IGN}
     try:
         yield
+    except KeyboardInterrupt:
+        console.print(message)
+        sys.exit(130)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -848,11 +851,9 @@ def batch(suite, model, api_base, seeds, samples, rounds, timesteps, workers, ou
     holder = RunStore(folder)
     holder.lock()
     try:
-        with _signals_stop(runner.interrupted):
+        with _stops_on_signal(f"interrupted; finished trainings are kept: rerun with --out "
+                              f"{folder}", runner.interrupted):
             rows = runner.run()
-    except KeyboardInterrupt:
-        console.print(f"interrupted; finished trainings are kept: rerun with --out {folder}")
-        sys.exit(130)
     finally:
         holder.close()
     click.echo(to_markdown(rows))
@@ -979,14 +980,11 @@ def bench_search(env_id: str, task: str, samples: int, seed: int, workers: int,
     check_backend(backend)
     folder = Path(out) if out else None
     interrupted = threading.Event()
-    try:
-        with _signals_stop(interrupted):
-            out = b.search(env_id, task, samples, seed, workers, _bench_log, timesteps,
-                           allocation, full_protocol, shared, backend, folder, interrupted)
-    except KeyboardInterrupt:
-        console.print("interrupted" + (f"; finished trainings are kept: the same command "
-                                       f"continues with --out {folder}" if folder else ""))
-        sys.exit(130)
+    with _stops_on_signal("interrupted" + (f"; finished trainings are kept: the same command "
+                                           f"continues with --out {folder}" if folder else ""),
+                          interrupted):
+        out = b.search(env_id, task, samples, seed, workers, _bench_log, timesteps,
+                       allocation, full_protocol, shared, backend, folder, interrupted)
     if full_protocol:
         gap = out["success_gap"]
         click.echo(f"same winner: {'yes' if out['same_winner'] else 'no'}; winner score gap "
@@ -1035,14 +1033,10 @@ def bench_experts(suite, task_keys, seeds, rewards, settings, jobs, results, tab
     overrides = cal.parse_settings(settings)
     path = Path(results)
     # trainings run beside the results (a stopped calibration resumes them from checkpoints)
-    try:
-        with _signals_stop():
-            rows = cal.calibrate(keys, seeds, rewards or cal.REWARDS, overrides, path, jobs,
-                                 path.with_name(path.name + ".work"), _bench_log)
-    except KeyboardInterrupt:
-        console.print(f"interrupted; finished trainings are in {path}, and the same command "
-                      "continues the others from their checkpoints")
-        sys.exit(130)
+    with _stops_on_signal(f"interrupted; finished trainings are in {path}, and the same "
+                          "command continues the others from their checkpoints"):
+        rows = cal.calibrate(keys, seeds, rewards or cal.REWARDS, overrides, path, jobs,
+                             path.with_name(path.name + ".work"), _bench_log)
     text = cal.table(rows)
     click.echo(text)
     if table_out:
