@@ -68,6 +68,21 @@ def test_cartpole_suite_writes_tables_and_resumes_without_retraining(tmp_path):
     assert f"6 of 6 trainings already in {out / 'results.jsonl'}" in again.stderr
     assert ": training" not in again.stderr
 
+    # archived (journals, programs and results; no episodes or logs) and restored elsewhere,
+    # the batch continues there: nothing is retrained, the reports are rebuilt
+    script = Path(__file__).parents[1] / "scripts" / "archive_results.py"
+    archive, moved = tmp_path / "archive", tmp_path / "moved"
+    subprocess.run([sys.executable, script, out, archive], check=True)
+    assert (archive / "results.jsonl").read_text() == before
+    assert not list(archive.rglob("episodes.npz")) and not list(archive.rglob("*.html"))
+    assert list(archive.glob("*/search/rounds/r00/c00/policy.zip"))  # the report's rollout
+    subprocess.run([sys.executable, script, "--restore", archive, moved], check=True)
+    elsewhere = t2r(*args[:-1], str(moved))
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    assert f"6 of 6 trainings already in {moved / 'results.jsonl'}" in elsewhere.stderr
+    assert ": training" not in elsewhere.stderr
+    assert (moved / "CartPole-v1-right_half" / "search" / "report.html").exists()
+
     # a training that failed (a crash, or killed past its time limit) is tried again
     failed = {**rows[0], "status": "failed", "score": None, "reason": "killed"}
     with open(out / "results.jsonl", "a") as fh:

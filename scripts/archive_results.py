@@ -1,0 +1,75 @@
+"""Keep what a long batch or bench folder has measured, in a folder small enough to commit.
+
+    python scripts/archive_results.py BATCH_OR_BENCH_FOLDER ARCHIVE_FOLDER
+    python scripts/archive_results.py --restore ARCHIVE_FOLDER BATCH_OR_BENCH_FOLDER
+
+A batch's or bench's folder holds its journals (results.jsonl, each search's journal.jsonl)
+beside episodes, checkpoints, logs and tensorboard files of hundreds of MB. The archive keeps
+the journals, configs, programs, results and summaries, and a search's candidate policies (its
+report's rollout): the evidence behind the tables in docs/results, a few hundred KB.
+
+Copied back into a folder (``--restore``), the same batch or bench command continues from it
+on another machine: finished trainings and candidates are read back and not run again. An
+unfinished training starts over, unless ``--checkpoints`` kept its last checkpoint (a few MB
+for PPO; an off-policy training's replay buffer can be hundreds of MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+KEPT = {"results.jsonl", "batch.json", "journal.jsonl", "config.json", "command.txt",
+        "summary.json", "best_reward.py", "program.py", "result.json", "critic.json",
+        "preset.json", "bench.json"}
+POLICY = {"policy.zip", "obs_norm.npz"}  # kept for a search's candidates: the report's rollout
+SKIPPED_FOLDERS = {"tmp", "tb", "checkpoint.new"}  # a checkpoint being written
+
+
+def kept(relative: Path, checkpoints: bool = False) -> bool:
+    folders = set(relative.parts[:-1])
+    if SKIPPED_FOLDERS & folders:
+        return False
+    if {"checkpoint", "checkpoint.old"} & folders or relative.name == "job.json":
+        return checkpoints  # where an unfinished training continues
+    if relative.name in KEPT:
+        return True
+    return relative.name in POLICY and "rounds" in relative.parts
+
+
+def copy(source: Path, target: Path, select: bool, checkpoints: bool = False) -> int:
+    """Copy the kept files of ``source`` (all of them when not ``select``) that differ."""
+    copied = 0
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source)
+        if not path.is_file() or (select and not kept(relative, checkpoints)):
+            continue
+        out = target / relative
+        if out.is_file() and out.read_bytes() == path.read_bytes():
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        shutil.copyfile(path, tmp)
+        tmp.replace(out)
+        copied += 1
+    return copied
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", type=Path)
+    parser.add_argument("target", type=Path)
+    parser.add_argument("--restore", action="store_true",
+                        help="copy an archive back into a batch or bench folder")
+    parser.add_argument("--checkpoints", action="store_true",
+                        help="keep the last checkpoint of each unfinished training")
+    args = parser.parse_args()
+    if not args.source.is_dir():
+        parser.error(f"{args.source} is not a folder")
+    copied = copy(args.source, args.target, not args.restore, args.checkpoints)
+    print(f"{copied} files copied from {args.source} to {args.target}")
+
+
+if __name__ == "__main__":
+    main()
