@@ -25,26 +25,39 @@ KEPT = {"results.jsonl", "batch.json", "journal.jsonl", "config.json", "command.
         "preset.json", "bench.json"}
 POLICY = {"policy.zip", "obs_norm.npz"}  # kept for a search's candidates: the report's rollout
 SKIPPED_FOLDERS = {"tmp", "tb", "checkpoint.new"}  # a checkpoint being written
+CHECKPOINT_FOLDERS = {"checkpoint", "checkpoint.old"}  # training/checkpoint.py
 
 
 def kept(relative: Path, checkpoints: bool = False) -> bool:
     folders = set(relative.parts[:-1])
     if SKIPPED_FOLDERS & folders:
         return False
-    if {"checkpoint", "checkpoint.old"} & folders or relative.name == "job.json":
+    if CHECKPOINT_FOLDERS & folders or relative.name == "job.json":
         return checkpoints  # where an unfinished training continues
     if relative.name in KEPT:
         return True
     return relative.name in POLICY and "rounds" in relative.parts
 
 
-def copy(source: Path, target: Path, select: bool, checkpoints: bool = False) -> int:
-    """Copy the kept files of ``source`` (all of them when not ``select``) that differ."""
+def copy(source: Path, target: Path, select: bool, checkpoints: bool = False,
+         max_checkpoint_mb: float = 50.0) -> int:
+    """Copy the kept files of ``source`` (all of them when not ``select``) that differ.
+
+    Archiving, a checkpoint the archive holds for a training that has since finished (or moved
+    on) goes, and a checkpoint over ``max_checkpoint_mb`` is left out with a line that says so.
+    """
     copied = 0
     for path in sorted(source.rglob("*")):
         relative = path.relative_to(source)
         if not path.is_file() or (select and not kept(relative, checkpoints)):
             continue
+        if select and checkpoints and CHECKPOINT_FOLDERS & set(relative.parts[:-1]):
+            size = sum(f.stat().st_size for f in path.parent.iterdir() if f.is_file()) / 1e6
+            if size > max_checkpoint_mb:
+                if path.name == "state.json":  # one line per checkpoint
+                    print(f"left out {path.parent} ({size:.0f} MB, over "
+                          f"{max_checkpoint_mb:g} MB): that training would start over")
+                continue
         out = target / relative
         if out.is_file() and out.read_bytes() == path.read_bytes():
             continue
@@ -53,6 +66,12 @@ def copy(source: Path, target: Path, select: bool, checkpoints: bool = False) ->
         shutil.copyfile(path, tmp)
         tmp.replace(out)
         copied += 1
+    if select and target.is_dir():
+        for stale in sorted(target.rglob("*")):
+            relative = stale.relative_to(target)
+            if stale.is_file() and kept(relative, checkpoints=True) \
+                    and not kept(relative) and not (source / relative).is_file():
+                stale.unlink()  # the checkpoint of a training that has finished since
     return copied
 
 
@@ -64,10 +83,13 @@ def main() -> None:
                         help="copy an archive back into a batch or bench folder")
     parser.add_argument("--checkpoints", action="store_true",
                         help="keep the last checkpoint of each unfinished training")
+    parser.add_argument("--max-checkpoint-mb", type=float, default=50.0,
+                        help="leave out a checkpoint larger than this (a replay buffer)")
     args = parser.parse_args()
     if not args.source.is_dir():
         parser.error(f"{args.source} is not a folder")
-    copied = copy(args.source, args.target, not args.restore, args.checkpoints)
+    copied = copy(args.source, args.target, not args.restore, args.checkpoints,
+                  args.max_checkpoint_mb)
     print(f"{copied} files copied from {args.source} to {args.target}")
 
 
