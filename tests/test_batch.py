@@ -34,6 +34,11 @@ def test_cartpole_suite_writes_tables_and_resumes_without_retraining(tmp_path):
     assert started in proc.stderr  # what is running now, and where, for a batch of hours
     assert "CartPole-v1:balance expert seed 0: score " in proc.stderr
     assert "the threshold 475), success " in proc.stderr
+    log = proc.stderr.index  # task by task: a task's row is whole before the next one's starts
+    assert (log("CartPole-v1:balance expert seed 0: score") < log("CartPole-v1:balance: designing")
+            < log("CartPole-v1:right_half sparse seed 0: training"))
+    assert (log("CartPole-v1:balance designed seed 0: training")
+            < log("CartPole-v1:right_half: designing"))
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert sorted((r["task"], r["method"]) for r in rows) == sorted(
         (t, m) for t in ("CartPole-v1:balance", "CartPole-v1:right_half")

@@ -131,11 +131,13 @@ class Batch:
             self.log(f"{len(self.done)} of {total} trainings already in "
                      f"{self.root / 'results.jsonl'}: they are not run again")
         pool = ThreadPoolExecutor(max_workers=self.config.workers)
-        try:
-            self._trainings(pool, [(t, m) for t in self.tasks for m in ("sparse", "expert")])
+        try:  # task by task, so that each finished task's row is whole
+            designed: list = []  # the last task's designed training, beside the next task's
             for task in self.tasks:
-                self._search(task)
-            self._trainings(pool, [(t, "designed") for t in self.tasks if self._best(t)])
+                self._collect(designed + self._submit(pool, [(task, "sparse"), (task, "expert")]))
+                self._search(task)  # its candidates take the workers: nothing else runs
+                designed = self._submit(pool, [(task, "designed")] if self._best(task) else [])
+            self._collect(designed)
         except BaseException:  # Ctrl-C, SIGTERM or a failure: stop now, start nothing more
             self._stopping = True
             pool.shutdown(wait=False, cancel_futures=True)
@@ -157,7 +159,8 @@ class Batch:
         path = self._search_folder(task) / "best_reward.py"
         return path if path.exists() else None
 
-    def _trainings(self, pool: ThreadPoolExecutor, pairs: list[tuple[Task, str]]) -> None:
+    def _submit(self, pool: ThreadPoolExecutor, pairs: list[tuple[Task, str]]) -> list:
+        """Queue the trainings of these (task, method) pairs not done yet, one per seed."""
         futures = []
         for task, method in pairs:
             program = self._program(task, method)
@@ -172,6 +175,10 @@ class Batch:
                           timeout_s=time_limit(spec, task, steps))
                 label = f"{task.key} {method} seed {seed}"
                 futures.append((task, method, seed, pool.submit(self._train, label, steps, job)))
+        return futures
+
+    def _collect(self, futures: list) -> None:
+        """Wait for queued trainings, in order, recording each as it is taken."""
         for task, method, seed, future in futures:
             result = future.result()
             final = result.get("eval", {})
