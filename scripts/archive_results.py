@@ -5,8 +5,8 @@
 
 A batch's or bench's folder holds its journals (results.jsonl, each search's journal.jsonl)
 beside episodes, checkpoints, logs and tensorboard files of hundreds of MB. The archive keeps
-the journals, configs, programs, results and summaries, and a search's candidate policies (its
-report's rollout): the evidence behind the tables in docs/results, a few hundred KB.
+the journals, configs, programs, results and summaries, and the policies of a batch search's
+candidates (its report's rollout): the evidence behind the tables in docs/results, a few hundred KB.
 
 Copied back into a folder (``--restore``), the same batch or bench command continues from it
 on another machine: finished trainings and candidates are read back and not run again. An
@@ -23,7 +23,7 @@ from pathlib import Path
 KEPT = {"results.jsonl", "batch.json", "journal.jsonl", "config.json", "command.txt",
         "summary.json", "best_reward.py", "program.py", "result.json", "critic.json",
         "preset.json", "bench.json"}
-POLICY = {"policy.zip", "obs_norm.npz"}  # kept for a search's candidates: the report's rollout
+POLICY = {"policy.zip", "obs_norm.npz"}  # a batch search's candidates: its report's rollout
 SKIPPED_FOLDERS = {"tmp", "tb", "checkpoint.new"}  # a checkpoint being written
 CHECKPOINT_FOLDERS = {"checkpoint", "checkpoint.old"}  # training/checkpoint.py
 
@@ -36,7 +36,7 @@ def kept(relative: Path, checkpoints: bool = False) -> bool:
         return checkpoints  # where an unfinished training continues
     if relative.name in KEPT:
         return True
-    return relative.name in POLICY and "rounds" in relative.parts
+    return relative.name in POLICY and "search" in relative.parts and "rounds" in relative.parts
 
 
 def copy(source: Path, target: Path, select: bool, checkpoints: bool = False,
