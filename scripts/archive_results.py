@@ -5,8 +5,9 @@
 
 A batch's or bench's folder holds its journals (results.jsonl, each search's journal.jsonl)
 beside episodes, checkpoints, logs and tensorboard files of hundreds of MB. The archive keeps
-the journals, configs, programs, results and summaries, and the policies of a batch search's
-candidates (its report's rollout): the evidence behind the tables in docs/results, a few hundred KB.
+the journals, configs, programs, results and summaries, and the policy of each batch search's
+best candidate (its report's rollout): the evidence behind the tables in docs/results, a few
+hundred KB.
 
 Copied back into a folder (``--restore``), the same batch or bench command continues from it
 on another machine: finished trainings and candidates are read back and not run again. An
@@ -17,18 +18,21 @@ for PPO; an off-policy training's replay buffer can be hundreds of MB).
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 from pathlib import Path
+
+from text2reward.runfolder import candidate_path
 
 KEPT = {"results.jsonl", "batch.json", "journal.jsonl", "config.json", "command.txt",
         "summary.json", "best_reward.py", "program.py", "result.json", "critic.json",
         "preset.json", "bench.json"}
-POLICY = {"policy.zip", "obs_norm.npz"}  # a batch search's candidates: its report's rollout
+POLICY = {"policy.zip", "obs_norm.npz"}  # a batch search's best: its report's rollout
 SKIPPED_FOLDERS = {"tmp", "tb", "checkpoint.new"}  # a checkpoint being written
 CHECKPOINT_FOLDERS = {"checkpoint", "checkpoint.old"}  # training/checkpoint.py
 
 
-def kept(relative: Path, checkpoints: bool = False) -> bool:
+def kept(relative: Path, checkpoints: bool = False, best: frozenset[Path] = frozenset()) -> bool:
     folders = set(relative.parts[:-1])
     if SKIPPED_FOLDERS & folders:
         return False
@@ -36,7 +40,19 @@ def kept(relative: Path, checkpoints: bool = False) -> bool:
         return checkpoints  # where an unfinished training continues
     if relative.name in KEPT:
         return True
-    return relative.name in POLICY and "search" in relative.parts and "rounds" in relative.parts
+    return relative.name in POLICY and relative.parent in best
+
+
+def best_candidates(source: Path) -> frozenset[Path]:
+    """The folders (relative to ``source``) of each batch search's best candidate so far."""
+    found = set()
+    for summary in source.glob("*/search/summary.json"):
+        try:
+            best = json.loads(summary.read_text()).get("best") or {}
+            found.add(candidate_path(summary.parent, best["round"], best["index"]))
+        except (ValueError, KeyError, TypeError):
+            continue  # no candidate trained yet, or a summary being written
+    return frozenset(p.relative_to(source) for p in found)
 
 
 def copy(source: Path, target: Path, select: bool, checkpoints: bool = False,
@@ -46,10 +62,10 @@ def copy(source: Path, target: Path, select: bool, checkpoints: bool = False,
     Archiving, a checkpoint the archive holds for a training that has since finished (or moved
     on) goes, and a checkpoint over ``max_checkpoint_mb`` is left out with a line that says so.
     """
-    copied = 0
+    copied, best = 0, best_candidates(source)
     for path in sorted(source.rglob("*")):
         relative = path.relative_to(source)
-        if not path.is_file() or (select and not kept(relative, checkpoints)):
+        if not path.is_file() or (select and not kept(relative, checkpoints, best)):
             continue
         if select and checkpoints and CHECKPOINT_FOLDERS & set(relative.parts[:-1]):
             size = sum(f.stat().st_size for f in path.parent.iterdir() if f.is_file()) / 1e6
@@ -66,12 +82,16 @@ def copy(source: Path, target: Path, select: bool, checkpoints: bool = False,
         shutil.copyfile(path, tmp)
         tmp.replace(out)
         copied += 1
-    if select and target.is_dir():
+    if select and target.is_dir():  # what the archive holds that is no longer so
         for stale in sorted(target.rglob("*")):
             relative = stale.relative_to(target)
-            if stale.is_file() and kept(relative, checkpoints=True) \
-                    and not kept(relative) and not (source / relative).is_file():
-                stale.unlink()  # the checkpoint of a training that has finished since
+            if not stale.is_file():
+                continue
+            if kept(relative, checkpoints=True) and not kept(relative):  # a checkpoint's file
+                if not (source / relative).is_file():
+                    stale.unlink()  # its training has finished since
+            elif relative.name in POLICY and relative.parent not in best:
+                stale.unlink()  # a candidate that is no longer its search's best
     return copied
 
 

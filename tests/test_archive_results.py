@@ -2,6 +2,7 @@
 (tests/test_batch.py restores one and checks that the batch continues from it.)"""
 
 import importlib.util
+import json
 from pathlib import Path
 
 SCRIPT = Path(__file__).parents[1] / "scripts" / "archive_results.py"
@@ -29,12 +30,21 @@ def test_journals_and_results_are_kept_episodes_logs_and_checkpoints_are_not(tmp
                "T/expert-s0/tb/events", "T/search/rounds/r00/c01/tmp/x/program.py",
                "T/search/rounds/r00/c01/job.json",
                "T/search/rounds/r00/c01/checkpoint/state.json",
+               "T/search/rounds/r00/c01/policy.zip",  # not the search's best
                "full/rounds/r00/c00/policy.zip"]  # a bench search's: no report to show it
     for f in kept + dropped:
         write(source, f)
-    assert archive.copy(source, target, select=True) == len(kept)
-    assert files(target) == set(kept)
+    summary = source / "T/search/summary.json"  # its report renders the best candidate
+    summary.write_text(json.dumps({"status": "running", "best": {"round": 0, "index": 0}}))
+    assert archive.copy(source, target, select=True) == len(kept) + 1
+    assert files(target) == {*kept, "T/search/summary.json"}
     assert archive.copy(source, target, select=True) == 0  # nothing changed, nothing copied
+
+    write(source, "T/search/rounds/r01/c01/policy.zip")  # a better candidate: the old best's go
+    summary.write_text(json.dumps({"status": "finished", "best": {"round": 1, "index": 1}}))
+    archive.copy(source, target, select=True)
+    assert {f for f in files(target) if "policy" in f or "obs_norm" in f} == {
+        "T/search/rounds/r01/c01/policy.zip"}
 
 
 def test_checkpoints_are_kept_on_request_under_a_size_cap_and_go_once_finished(tmp_path, capsys):
