@@ -16,7 +16,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from text2reward.training.presets import time_limit
 
 METHODS = ("sparse", "expert", "designed")
 Log = Callable[[str], None]
+Queued = list[tuple[Task, str, int, Future]]  # (task, method, seed, its training)
 
 
 def suites() -> dict[str, list[str]]:
@@ -132,7 +133,7 @@ class Batch:
                      f"{self.root / 'results.jsonl'}: they are not run again")
         pool = ThreadPoolExecutor(max_workers=self.config.workers)
         try:  # task by task, so that each finished task's row is whole
-            designed: list = []  # the last task's designed training, beside the next task's
+            designed: Queued = []  # the last task's designed training, beside the next task's
             for task in self.tasks:
                 self._collect(designed + self._submit(pool, [(task, "sparse"), (task, "expert")]))
                 self._search(task)  # its candidates take the workers: nothing else runs
@@ -159,9 +160,9 @@ class Batch:
         path = self._search_folder(task) / "best_reward.py"
         return path if path.exists() else None
 
-    def _submit(self, pool: ThreadPoolExecutor, pairs: list[tuple[Task, str]]) -> list:
+    def _submit(self, pool: ThreadPoolExecutor, pairs: list[tuple[Task, str]]) -> Queued:
         """Queue the trainings of these (task, method) pairs not done yet, one per seed."""
-        futures = []
+        futures: Queued = []
         for task, method in pairs:
             program = self._program(task, method)
             spec = load_spec(task.env_id)
@@ -177,7 +178,7 @@ class Batch:
                 futures.append((task, method, seed, pool.submit(self._train, label, steps, job)))
         return futures
 
-    def _collect(self, futures: list) -> None:
+    def _collect(self, futures: Queued) -> None:
         """Wait for queued trainings, in order, recording each as it is taken."""
         for task, method, seed, future in futures:
             result = future.result()
