@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
 from text2reward.runfolder import candidate_path
+from text2reward.store import atomic_copy
 
 KEPT = {"results.jsonl", "batch.json", "journal.jsonl", "config.json", "command.txt",
         "summary.json", "best_reward.py", "program.py", "result.json", "critic.json",
@@ -78,9 +78,7 @@ def copy(source: Path, target: Path, select: bool, checkpoints: bool = False,
         if out.is_file() and out.read_bytes() == path.read_bytes():
             continue
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        shutil.copyfile(path, tmp)
-        tmp.replace(out)
+        atomic_copy(path, out)
         copied += 1
     if select and target.is_dir():  # what the archive holds that is no longer so
         for stale in sorted(target.rglob("*")):

@@ -42,6 +42,13 @@ def atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def atomic_copy(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` so that ``target`` is never seen half-written."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+
+
 class RunStore:
     """One run folder, held with an exclusive lock while a process works in it."""
 
@@ -121,14 +128,10 @@ class RunStore:
         """Keep the best program and its policy at the top of the run folder."""
         self.write_text("best_reward.py", source)
         if policy is not None and policy.exists():
-            self._copy(policy, self.root / "best_policy.zip")
+            atomic_copy(policy, self.root / "best_policy.zip")
             stats, best_stats = beside(policy), beside(self.root / "best_policy.zip")
             if stats.exists():  # the observation normalisation the policy needs
-                self._copy(stats, best_stats)
+                atomic_copy(stats, best_stats)
             else:
                 best_stats.unlink(missing_ok=True)
 
-    def _copy(self, source: Path, target: Path) -> None:
-        tmp = target.with_name(f".{target.name}.tmp")
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
