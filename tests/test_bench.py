@@ -51,7 +51,11 @@ def test_bench_search_reports_training_equivalents_last():
     assert early <= 1.0  # training less never trains more than the full budgets
     assert "full budget:" in proc.stdout and "training less:" in proc.stdout
     assert "the winner alone:" in proc.stdout
-    assert re.search(r"same winner: (yes|no); winner score gap", proc.stdout)
+    # the winner's score beside the full protocol's is its own full-budget training's
+    mine = re.search(r"the search's winner at the full budget: the full protocol's candidate "
+                     r"(\d+), score (\S+), success", proc.stdout)
+    assert mine and 0 <= int(mine.group(1)) < 2, proc.stdout
+    assert re.search(r"same winner: (yes|no); winner score gap \d", proc.stdout)
     value = re.fullmatch(r"training-equivalents: (\S+)(?: \((.+)\))?", lines[-1])
     assert value, lines[-1]
     if value.group(1) == "n/a":  # a toy budget: the winner may not meet the threshold

@@ -331,7 +331,8 @@ def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: L
     ``shared`` experience for off-policy presets) until it names a winner that meets the
     threshold, divided by those of the winner's training alone to the threshold. Beside it,
     unless ``full_protocol`` is off, the full-training protocol (all K candidates trained
-    separately to their full budget) and its winner.
+    separately to their full budget), its winner, and the search's winner as the full
+    protocol trained it (its score at the full budget, beside the full protocol's best).
 
     With ``out``, the searches' run folders are kept there, and a later call with the same
     ``out`` reads back what finished and continues what did not (a full protocol of hours may
@@ -355,6 +356,10 @@ def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: L
         else:
             log(f"the winner alone: {alone['steps']} env steps, {_secs(alone['wall'])} to meet "
                 f"the threshold (score {alone['score']:.4g})")
+        # the search's winner stopped training once it met the target; the full protocol
+        # trained the same program to the whole budget: that is the score to set beside its
+        # best (the same code, found by its hash: a designer may number candidates apart)
+        mine = None if full is None else _full_budget(Path(root) / "full", Path(root) / "early")
     named = early["meets"] and alone["steps"] is not None
     out = {"full": full, "early": early, "alone": alone,
            "training_equivalents": early["steps"] / alone["steps"] if named else None,
@@ -365,12 +370,24 @@ def search(env_id: str, task: str, samples: int, seed: int, workers: int, log: L
                else "the winner alone does not meet the threshold")}
     if full is not None:
         scale = abs(full["score"]) if full["score"] else 1.0
-        out.update({"steps_ratio": early["steps"] / full["steps"],
-                    "same_winner": early["best"] == full["best"],
-                    "success_gap": None if full["success"] is None or early["success"] is None
-                    else full["success"] - early["success"],
-                    "score_gap": abs(early["score"] - full["score"]) / scale})
+        out.update({"steps_ratio": early["steps"] / full["steps"], "winner_full": mine,
+                    "same_winner": mine is not None and mine["index"] == full["best"],
+                    "success_gap": None if mine is None or full["success"] is None
+                    or mine["success"] is None else full["success"] - mine["success"],
+                    "score_gap": None if mine is None or mine["score"] is None
+                    else abs(full["score"] - mine["score"]) / scale})
     return out
+
+
+def _full_budget(full: Path, early: Path) -> dict[str, Any] | None:
+    """The full protocol's training of the early search's winner: its index, score and
+    success at the full budget; None where the full protocol did not train that program."""
+    winner = json.loads((early / "summary.json").read_text())["best"]["code_hash"]
+    for candidate in json.loads((full / "summary.json").read_text())["rounds"][0]["candidates"]:
+        if candidate.get("code_hash") == winner and candidate.get("status") == "trained":
+            return {"index": candidate["index"], "score": candidate.get("score"),
+                    "success": candidate.get("success_rate")}
+    return None
 
 
 @contextmanager

@@ -986,9 +986,14 @@ def bench_search(env_id: str, task: str, samples: int, seed: int, workers: int,
         out = b.search(env_id, task, samples, seed, workers, _bench_log, timesteps,
                        allocation, full_protocol, shared, backend, folder, interrupted)
     if full_protocol:
-        gap = out["success_gap"]
+        mine, gap, score_gap = out["winner_full"], out["success_gap"], out["score_gap"]
+        click.echo("the search's winner at the full budget: " + (
+            "not trained by the full protocol" if mine is None else
+            f"the full protocol's candidate {mine['index']}, score "
+            + ("n/a" if mine["score"] is None else format(mine["score"], ".4g"))
+            + f", success {'n/a' if mine['success'] is None else format(mine['success'], '.0%')}"))
         click.echo(f"same winner: {'yes' if out['same_winner'] else 'no'}; winner score gap "
-                   f"{out['score_gap']:.1%}; success gap "
+                   f"{'n/a' if score_gap is None else format(score_gap, '.1%')}; success gap "
                    f"{'n/a' if gap is None else format(gap, '.0%')}")
         click.echo(f"ratio env steps early/full: {out['steps_ratio']:.3f}")
     if out["training_equivalents"] is None:
