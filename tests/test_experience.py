@@ -1,6 +1,7 @@
 """Shared experience: off-policy trainings start from the run's earlier transitions, paid by
 their own reward (training/experience.py)."""
 
+import importlib
 import json
 from pathlib import Path
 
@@ -19,11 +20,12 @@ from text2reward.training.trainer import prepare
 KINDS = [("Pendulum-v1", "swing_up"), ("Hopper-v5", "hop"), ("FetchReach-v4", "reach")]
 
 
-def _training(env_id: str, task: str, folder: Path, reward: str, timesteps: int, **kw):
+def _training(env_id: str, task: str, folder: Path, reward: str, timesteps: int,
+              backend: str = "sb3", **kw):
     spec = load_spec(env_id)
     spec.prepare()
     preset = build_preset(spec, spec.tasks[task])
-    preset.update(algo="SAC", timesteps=timesteps, n_envs=2, normalize=False,
+    preset.update(algo="SAC", timesteps=timesteps, n_envs=2, normalize=False, backend=backend,
                   hyperparams={"learning_starts": 64, "batch_size": 32, "buffer_size": 10_000,
                                "policy_kwargs": {"net_arch": [16, 16]}})
     path = spec.tasks[task].expert_path.with_name(f"{reward}_{task}.py")
@@ -62,6 +64,35 @@ def test_a_training_starts_from_another_rewards_transitions_relabelled_by_its_ow
     assert not np.allclose(paid, experience.relabel(sparse, second.venv.schema, shared))
     # the second training keeps only its own transitions for the candidates after it
     assert len(experience.load([tmp_path / "b" / experience.FILE])) == 100
+
+
+@pytest.mark.parametrize("backend", ["sb3", "sbx"])
+def test_the_updates_owed_for_shared_transitions_are_learnt_in_bounded_samples(
+        tmp_path, monkeypatch, backend):
+    """SBX samples every batch of a train() call at once: 20,000 updates owed for 300k shared
+    Ant transitions were one 4 GiB sample, and the worker ran out of memory. They are taken
+    in calls of at most MAX_ROWS sampled rows."""
+    if backend == "sbx":
+        pytest.importorskip("sbx")
+    _training("Pendulum-v1", "swing_up", tmp_path / "a", "sparse", 300, record=True)
+    shared = experience.load([tmp_path / "a" / experience.FILE])
+    # batches of 32: 3 updates a call
+    monkeypatch.setattr(experience, "MAX_ROWS", 100, raising=False)
+    algo = importlib.import_module("sbx" if backend == "sbx" else "stable_baselines3").SAC
+    calls: list[int] = []
+    real = algo.train
+
+    def train(self, gradient_steps, batch_size):
+        calls.append(gradient_steps * batch_size)
+        return real(self, gradient_steps=gradient_steps, batch_size=batch_size)
+
+    monkeypatch.setattr(algo, "train", train)
+    second, _ = _training("Pendulum-v1", "swing_up", tmp_path / "b", "expert", 100, backend,
+                          shared=shared)
+    updates = second.sharing.info["updates"]
+    assert updates > 3 and max(calls) <= 100
+    assert calls[:-(-updates // 3)] == [96] * (updates // 3) + [32 * (updates % 3)] * bool(
+        updates % 3)  # the shared transitions' updates come first, in calls of 3
 
 
 def test_files_that_do_not_fit_are_left_out(tmp_path):

@@ -35,6 +35,10 @@ FILE = "experience.npz"
 OFF_POLICY = {"SAC", "TD3", "DDPG", "TQC", "CROSSQ", "DQN", "QRDQN"}
 _ARRAYS = ("rows", "next_rows", "actions", "dones", "timeouts")
 _CHUNK = 4096  # transitions per relabelling call
+# Sampled rows per train() call when learning from shared transitions: SBX draws all of a
+# call's batches at once, and the updates owed for 300k Ant transitions (20,000 of 256 rows)
+# would be one 4 GiB array, over the worker's memory limit.
+MAX_ROWS = 2**17
 
 
 def learns_from_replay(preset: dict[str, Any]) -> bool:
@@ -285,7 +289,7 @@ class Sharing:
         taken = slots * n_envs
         updates = min(int(round(updates_per_step(self.model) * taken)), self.updates_left or 0)
         if updates and buffer.size() * n_envs >= self.model.batch_size:
-            self.model.train(gradient_steps=updates, batch_size=self.model.batch_size)
+            _learn(self.model, updates)
             self.updates_left -= updates
         else:
             updates = 0
@@ -294,6 +298,15 @@ class Sharing:
         self.info["updates"] += updates
         self.info["reward_mean"] = float(rewards.mean())
         return taken
+
+
+def _learn(model, updates: int) -> None:
+    """``updates`` gradient steps, in train() calls that sample at most ``MAX_ROWS`` rows."""
+    per_call = max(MAX_ROWS // model.batch_size, 1)
+    while updates > 0:
+        steps = min(updates, per_call)
+        model.train(gradient_steps=steps, batch_size=model.batch_size)
+        updates -= steps
 
 
 def _put(model, venv, exp: Experience, rewards: np.ndarray, slots: int) -> None:
