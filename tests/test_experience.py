@@ -66,18 +66,21 @@ def test_a_training_starts_from_another_rewards_transitions_relabelled_by_its_ow
     assert len(experience.load([tmp_path / "b" / experience.FILE])) == 100
 
 
-@pytest.mark.parametrize("backend", ["sb3", "sbx"])
+@pytest.mark.parametrize("env_id,task,backend", [
+    ("Pendulum-v1", "swing_up", "sb3"), *((env_id, task, "sbx") for env_id, task in KINDS)])
 def test_the_updates_owed_for_shared_transitions_are_learnt_in_bounded_samples(
-        tmp_path, monkeypatch, backend):
+        tmp_path, monkeypatch, env_id, task, backend):
     """SBX samples every batch of a train() call at once: 20,000 updates owed for 300k shared
     Ant transitions were one 4 GiB sample, and the worker ran out of memory. They are taken
-    in calls of at most MAX_ROWS sampled rows."""
+    in calls that sample at most MAX_SAMPLE_BYTES of observations."""
     if backend == "sbx":
         pytest.importorskip("sbx")
-    _training("Pendulum-v1", "swing_up", tmp_path / "a", "sparse", 300, record=True)
+    first, _ = _training(env_id, task, tmp_path / "a", "sparse", 300, record=True)
     shared = experience.load([tmp_path / "a" / experience.FILE])
+    obs = first.model.replay_buffer.observations
+    row = 2 * sum(a[0, 0].nbytes for a in (obs.values() if isinstance(obs, dict) else [obs]))
     # batches of 32: 3 updates a call
-    monkeypatch.setattr(experience, "MAX_ROWS", 100, raising=False)
+    monkeypatch.setattr(experience, "MAX_SAMPLE_BYTES", 100 * row, raising=False)
     algo = importlib.import_module("sbx" if backend == "sbx" else "stable_baselines3").SAC
     calls: list[int] = []
     real = algo.train
@@ -87,8 +90,7 @@ def test_the_updates_owed_for_shared_transitions_are_learnt_in_bounded_samples(
         return real(self, gradient_steps=gradient_steps, batch_size=batch_size)
 
     monkeypatch.setattr(algo, "train", train)
-    second, _ = _training("Pendulum-v1", "swing_up", tmp_path / "b", "expert", 100, backend,
-                          shared=shared)
+    second, _ = _training(env_id, task, tmp_path / "b", "expert", 100, backend, shared=shared)
     updates = second.sharing.info["updates"]
     assert updates > 3 and max(calls) <= 100
     assert calls[:-(-updates // 3)] == [96] * (updates // 3) + [32 * (updates % 3)] * bool(

@@ -35,10 +35,10 @@ FILE = "experience.npz"
 OFF_POLICY = {"SAC", "TD3", "DDPG", "TQC", "CROSSQ", "DQN", "QRDQN"}
 _ARRAYS = ("rows", "next_rows", "actions", "dones", "timeouts")
 _CHUNK = 4096  # transitions per relabelling call
-# Sampled rows per train() call when learning from shared transitions: SBX draws all of a
+# What one train() call may sample when learning from shared transitions: SBX draws all of a
 # call's batches at once, and the updates owed for 300k Ant transitions (20,000 of 256 rows)
-# would be one 4 GiB array, over the worker's memory limit.
-MAX_ROWS = 2**17
+# were one 4 GiB array, over the worker's memory limit.
+MAX_SAMPLE_BYTES = 256 * 2**20
 
 
 def learns_from_replay(preset: dict[str, Any]) -> bool:
@@ -300,9 +300,17 @@ class Sharing:
         return taken
 
 
+def sample_row_bytes(buffer) -> int:
+    """Bytes one sampled transition's observation and next observation take."""
+    obs = buffer.observations
+    return 2 * sum(a[0, 0].nbytes for a in (obs.values() if isinstance(obs, dict) else [obs]))
+
+
 def _learn(model, updates: int) -> None:
-    """``updates`` gradient steps, in train() calls that sample at most ``MAX_ROWS`` rows."""
-    per_call = max(MAX_ROWS // model.batch_size, 1)
+    """``updates`` gradient steps, in train() calls that sample at most ``MAX_SAMPLE_BYTES``
+    of observations."""
+    rows = MAX_SAMPLE_BYTES // max(sample_row_bytes(model.replay_buffer), 1)
+    per_call = max(rows // model.batch_size, 1)
     while updates > 0:
         steps = min(updates, per_call)
         model.train(gradient_steps=steps, batch_size=model.batch_size)
