@@ -2,6 +2,8 @@
 and warm starts."""
 
 import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -43,6 +45,13 @@ def test_an_sbx_training_in_the_sandbox_saves_a_policy_that_is_read_back_without
         upright.append(obs[0] > 0.9)  # cos(angle): the pole within ~25 degrees of upright
     assert np.mean(upright[100:]) == 1.0, "the trained swing-up holds the pole up"
     assert result["eval"]["success_rate"] == 1.0
+    # scripts/evaluate_policy.py measures its env return as rl-zoo3's benchmark does
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate_policy.py"),
+                           str(out), "--steps", "1000"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    measured = json.loads(proc.stdout)
+    assert measured["episodes"] == 5  # Pendulum's episodes are 200 steps
+    assert measured["mean_return"] > -400  # a random policy's is about -1,200
     # a warm start from it (in process) starts from its weights
     from text2reward.envs.spec import load_spec
     from text2reward.program import RewardProgram
