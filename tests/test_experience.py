@@ -77,10 +77,9 @@ def test_the_updates_owed_for_shared_transitions_are_learnt_in_bounded_samples(
         pytest.importorskip("sbx")
     first, _ = _training(env_id, task, tmp_path / "a", "sparse", 300, record=True)
     shared = experience.load([tmp_path / "a" / experience.FILE])
-    obs = first.model.replay_buffer.observations
-    row = 2 * sum(a[0, 0].nbytes for a in (obs.values() if isinstance(obs, dict) else [obs]))
+    row = experience.sample_row_bytes(first.model.replay_buffer)
     # batches of 32: 3 updates a call
-    monkeypatch.setattr(experience, "MAX_SAMPLE_BYTES", 100 * row, raising=False)
+    monkeypatch.setattr(experience, "MAX_SAMPLE_BYTES", 100 * row)
     algo = importlib.import_module("sbx" if backend == "sbx" else "stable_baselines3").SAC
     calls: list[int] = []
     real = algo.train
